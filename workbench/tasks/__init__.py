@@ -1,0 +1,47 @@
+"""The task registry: every task family by name.
+
+Adding a family is one file plus one line in `REGISTRY` (or, from another package, an entry
+point in the group `workbench.tasks` naming `module:Class`). Classes are imported only when
+first used, so a family with heavy dependencies costs nothing until it is asked for.
+"""
+
+from __future__ import annotations
+
+import importlib
+from importlib.metadata import entry_points
+from typing import Any
+
+from workbench.tasks.base import BatchedSim, MetaEnv, TaskFamily
+
+REGISTRY: dict[str, str] = {
+    "nav2d": "workbench.tasks.navigation:Navigation2D",
+    "four-corners": "workbench.tasks.corners:FourCorners",
+    "four-corners-penalty": "workbench.tasks.corners:FourCornersPenalty",
+    "six-circles": "workbench.tasks.circles:SixCircles",
+    "cartpole-biased": "workbench.tasks.cartpole:BiasedCartPole",
+}
+
+
+def available() -> dict[str, str]:
+    """Built-in families plus those other packages register under `workbench.tasks`."""
+    names = dict(REGISTRY)
+    for ep in entry_points(group="workbench.tasks"):
+        names.setdefault(ep.name, ep.value)
+    return names
+
+
+def family_class(name: str) -> type[TaskFamily]:
+    names = available()
+    if name not in names:
+        raise ValueError(f"unknown task {name!r}; valid: {', '.join(sorted(names))}")
+    module, cls = names[name].split(":")
+    return getattr(importlib.import_module(module), cls)
+
+
+def make_family(name: str, **params: Any) -> TaskFamily:
+    """The family `name` with task parameters `params` (the config's `task.*`)."""
+    return family_class(name)(**params)
+
+
+__all__ = ["BatchedSim", "MetaEnv", "TaskFamily", "REGISTRY", "available", "family_class",
+           "make_family"]

@@ -1,0 +1,86 @@
+"""Biased-Sensor CartPole (NoRML, Yang et al. 2019; ES-MAML §4.3).
+
+gymnasium's CartPole-v1 physics (gravity 9.8, cart 1.0, pole 0.1, half-length 0.5,
+tau 0.02) with a continuous force `10 * clip(a, -1, 1)`. A task adds a bias b to the
+*observed* pole angle only; b comes from `linspace(-pi/18, pi/18, 5000)` (+-10 degrees).
+Termination is on the true state (|x| > 2.4 or |angle| > 12 degrees); the reward is 1 per
+surviving step and 0 on the failing step, so a 500-step horizon caps the return at 500.
+The start state is U(-0.05, 0.05)^4 from the rollout's seed.
+
+Integrator: DESIGN.md says semi-implicit Euler, but gymnasium's CartPole-v1 (the oracle
+this task is tested against) defaults to explicit Euler, and NoRML used gym's default. So the
+default here is `integrator: euler`, with `semi-implicit` available (docs/tasks.md).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor
+
+from workbench import seeding
+from workbench.tasks.base import BatchedSim, TaskFamily
+
+GRAVITY, MASS_CART, MASS_POLE, HALF_LENGTH, TAU, FORCE = 9.8, 1.0, 0.1, 0.5, 0.02, 10.0
+TOTAL_MASS = MASS_CART + MASS_POLE
+POLE_MASS_LENGTH = MASS_POLE * HALF_LENGTH
+X_LIMIT, ANGLE_LIMIT = 2.4, 12 * 2 * math.pi / 360
+INTEGRATORS = ("euler", "semi-implicit")
+
+
+class CartPoleSim(BatchedSim):
+    def reset(self, seeds: Tensor | None = None) -> Tensor:
+        if seeds is None:
+            seeds = torch.arange(self.batch_size)
+        self.state = (seeding.uniform(seeds, 4) * 0.1 - 0.05).to(self.dtype)
+        return self.observe()
+
+    def observe(self) -> Tensor:
+        obs = self.state.clone()
+        obs[:, 2] += self.params[:, 0]
+        return obs
+
+    def step(self, actions: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        force = FORCE * self.check_actions(actions)[:, 0].clamp(-1.0, 1.0)
+        x, x_dot, theta, theta_dot = self.state.unbind(1)
+        cos, sin = theta.cos(), theta.sin()
+        temp = (force + POLE_MASS_LENGTH * theta_dot.square() * sin) / TOTAL_MASS
+        theta_acc = (GRAVITY * sin - cos * temp) / (
+            HALF_LENGTH * (4.0 / 3.0 - MASS_POLE * cos.square() / TOTAL_MASS))
+        x_acc = temp - POLE_MASS_LENGTH * theta_acc * cos / TOTAL_MASS
+        if self.family.params["integrator"] == "euler":
+            x, x_dot = x + TAU * x_dot, x_dot + TAU * x_acc
+            theta, theta_dot = theta + TAU * theta_dot, theta_dot + TAU * theta_acc
+        else:
+            x_dot = x_dot + TAU * x_acc
+            x = x + TAU * x_dot
+            theta_dot = theta_dot + TAU * theta_acc
+            theta = theta + TAU * theta_dot
+        self.state = torch.stack([x, x_dot, theta, theta_dot], 1)
+        done = (x.abs() > X_LIMIT) | (theta.abs() > ANGLE_LIMIT)
+        return self.observe(), (~done).to(self.dtype), done
+
+
+class BiasedCartPole(TaskFamily):
+    name = "cartpole-biased"
+    obs_dim = 4
+    act_dim = 1
+    default_horizon = 500
+    PARAMS = {"integrator": "euler", "max_bias": math.pi / 18, "num_biases": 5000}
+    DEFAULT_SPLIT = (50, 5)
+
+    def __init__(self, **kwargs) -> None:
+        integrator = kwargs.get("integrator", self.PARAMS["integrator"])
+        if integrator not in INTEGRATORS:
+            raise ValueError(f"unknown integrator {integrator!r} for cartpole-biased; "
+                             f"valid: {', '.join(INTEGRATORS)}")
+        super().__init__(**kwargs)
+
+    def enumerate_tasks(self) -> Tensor:
+        m = float(self.params["max_bias"])
+        return torch.linspace(-m, m, int(self.params["num_biases"]),
+                              dtype=torch.float64).unsqueeze(1)
+
+    def make_sim(self, tasks: Tensor, dtype: torch.dtype = torch.float32) -> CartPoleSim:
+        return CartPoleSim(self, tasks, dtype)

@@ -1,0 +1,61 @@
+"""Six Circles (ES-MAML §4.1, Fig. 2): visit the correct goals among N on a circle.
+
+N goals (default 6) sit at radius sqrt(8), angles 2 pi i / N. A task is a subset of
+`num_correct` (default 2) correct goals; every subset is one task, so the family is finite.
+Per step, each correct goal not yet visited adds `-min(d^2, 4)` and is switched off (adds 0
+from the next step on) once `d^2 < 0.01`; each wrong goal adds `penalty * min(0, d^2 - 4)`
+(reference penalty 10000). The observation is the position only, as in the reference.
+Never done.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+import torch
+from torch import Tensor
+
+from workbench.tasks.points import PointFamily, PointSim, sq_dist_to_all
+
+RADIUS_SQ = 4.0
+VISIT_SQ = 0.01
+
+
+class SixCircles(PointFamily):
+    name = "six-circles"
+    bound = 5.0
+    PARAMS = {"num_goals": 6, "num_correct": 2, "penalty": 10000.0}
+
+    def __init__(self, **kwargs) -> None:
+        params = {**self.PARAMS, **{k: v for k, v in kwargs.items() if k in self.PARAMS}}
+        n, k = int(params["num_goals"]), int(params["num_correct"])
+        if n < 1 or not 1 <= k <= n:
+            raise ValueError(f"six-circles needs num_goals >= 1 and 1 <= num_correct <= "
+                             f"num_goals; got num_goals={n}, num_correct={k}")
+        angles = 2 * math.pi * torch.arange(n, dtype=torch.float64) / n
+        self.goals = math.sqrt(8.0) * torch.stack([angles.cos(), angles.sin()], 1)
+        super().__init__(**kwargs)
+
+    def enumerate_tasks(self) -> Tensor:
+        # One row per subset: a 0/1 mask over the goals marking the correct ones.
+        n, k = int(self.params["num_goals"]), int(self.params["num_correct"])
+        rows = []
+        for subset in itertools.combinations(range(n), k):
+            mask = torch.zeros(n, dtype=torch.float64)
+            mask[list(subset)] = 1.0
+            rows.append(mask)
+        return torch.stack(rows)
+
+    def start_episode(self, sim: PointSim) -> None:
+        sim.active = sim.params > 0.5
+
+    def reward(self, sim: PointSim, pos: Tensor) -> tuple[Tensor, Tensor]:
+        d2 = sq_dist_to_all(pos, self.goals)
+        correct = sim.params > 0.5
+        reward = -(d2.clamp(max=RADIUS_SQ) * sim.active).sum(-1)
+        if self.params["penalty"]:
+            inside = (d2 - RADIUS_SQ).clamp(max=0.0)
+            reward = reward + self.params["penalty"] * (inside * ~correct).sum(-1)
+        sim.active = sim.active & (d2 >= VISIT_SQ)
+        return reward, torch.zeros_like(reward, dtype=torch.bool)

@@ -1,0 +1,54 @@
+"""The 2-D point world shared by Navigation-2D, Four Corners and Six Circles [ref].
+
+The agent starts at (0, 0), observes its position, and moves by its action clipped to
+[-0.1, 0.1] per axis; the position is clipped to [-bound, bound]. Families differ only in
+their reward, done rule and per-episode state, which they supply through `PointFamily`.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import torch
+from torch import Tensor
+
+from workbench.tasks.base import BatchedSim, TaskFamily
+
+MAX_STEP = 0.1
+
+
+class PointSim(BatchedSim):
+    def reset(self, seeds: Tensor | None = None) -> Tensor:
+        self.pos = torch.zeros(self.batch_size, 2, dtype=self.dtype)
+        self.family.start_episode(self)
+        return self.pos.clone()
+
+    def step(self, actions: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        a = self.check_actions(actions).clamp(-MAX_STEP, MAX_STEP)
+        self.pos = (self.pos + a).clamp(-self.family.bound, self.family.bound)
+        reward, done = self.family.reward(self, self.pos)
+        return self.pos.clone(), reward, done
+
+    def position(self) -> Tensor:
+        return self.pos
+
+
+class PointFamily(TaskFamily):
+    obs_dim = 2
+    act_dim = 2
+    default_horizon = 100
+    bound: ClassVar[float]
+
+    def make_sim(self, tasks: Tensor, dtype: torch.dtype = torch.float32) -> PointSim:
+        return PointSim(self, tasks, dtype)
+
+    def start_episode(self, sim: PointSim) -> None:
+        """Per-episode state (e.g. which goals are still active); none by default."""
+
+    def reward(self, sim: PointSim, pos: Tensor) -> tuple[Tensor, Tensor]:
+        raise NotImplementedError
+
+
+def sq_dist_to_all(pos: Tensor, goals: Tensor) -> Tensor:
+    """Squared distances from `pos [B, 2]` to each of `goals [G, 2]`: `[B, G]`."""
+    return (pos.unsqueeze(1) - goals.to(pos.dtype)).square().sum(-1)
