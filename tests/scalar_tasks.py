@@ -1,0 +1,115 @@
+"""Plain-Python, one-environment implementations of each vectorised task: the test oracle.
+
+Written from DESIGN.md §5 and the reference release's task definitions in scalar float
+arithmetic, independently of the torch simulators they check. Each has
+`reset() -> obs`, `step(action) -> (obs, reward, done)`.
+"""
+
+from __future__ import annotations
+
+import math
+
+
+def clip(x: float, lo: float, hi: float) -> float:
+    return lo if x < lo else hi if x > hi else x
+
+
+class ScalarPoint:
+    bound = 5.0
+
+    def reset(self) -> list[float]:
+        self.pos = [0.0, 0.0]
+        return list(self.pos)
+
+    def move(self, action) -> None:
+        self.pos = [clip(self.pos[i] + clip(float(action[i]), -0.1, 0.1), -self.bound, self.bound)
+                    for i in range(2)]
+
+    def d2(self, goal) -> float:
+        return (self.pos[0] - goal[0]) ** 2 + (self.pos[1] - goal[1]) ** 2
+
+
+class ScalarNav2D(ScalarPoint):
+    bound = 1.0
+
+    def __init__(self, goal) -> None:
+        self.goal = [float(goal[0]), float(goal[1])]
+
+    def step(self, action):
+        self.move(action)
+        reward = -self.d2(self.goal)
+        return list(self.pos), reward, reward >= -0.01
+
+
+class ScalarFourCorners(ScalarPoint):
+    corners = [(2.0, 2.0), (-2.0, 2.0), (-2.0, -2.0), (2.0, -2.0)]
+
+    def __init__(self, corner: int, penalty: float = 0.0) -> None:
+        self.corner, self.penalty = corner, penalty
+
+    def step(self, action):
+        self.move(action)
+        reward = -4.0 + max(0.0, 4.0 - self.d2(self.corners[self.corner]))
+        for i, c in enumerate(self.corners):
+            if i != self.corner:
+                reward += self.penalty * min(0.0, self.d2(c) - 4.0)
+        return list(self.pos), reward, False
+
+
+class ScalarSixCircles(ScalarPoint):
+    def __init__(self, correct, num_goals: int = 6, penalty: float = 10000.0) -> None:
+        self.correct, self.penalty = set(correct), penalty
+        self.goals = [(math.sqrt(8.0) * math.cos(2 * math.pi * i / num_goals),
+                       math.sqrt(8.0) * math.sin(2 * math.pi * i / num_goals))
+                      for i in range(num_goals)]
+
+    def reset(self):
+        self.visited = set()
+        return super().reset()
+
+    def step(self, action):
+        self.move(action)
+        reward = 0.0
+        for i, g in enumerate(self.goals):
+            d2 = self.d2(g)
+            if i not in self.correct:
+                reward += self.penalty * min(0.0, d2 - 4.0)
+            elif i not in self.visited:
+                reward += -4.0 + max(0.0, 4.0 - d2)
+                if d2 < 0.01:
+                    self.visited.add(i)
+        return list(self.pos), reward, False
+
+
+class ScalarBiasedCartPole:
+    """CartPole-v1 physics, continuous force, biased observed angle, 0 on the failing step."""
+
+    def __init__(self, bias: float, integrator: str = "euler") -> None:
+        self.bias, self.integrator = bias, integrator
+
+    def reset(self, state) -> list[float]:
+        self.state = [float(s) for s in state]
+        return self.observe()
+
+    def observe(self) -> list[float]:
+        x, x_dot, th, th_dot = self.state
+        return [x, x_dot, th + self.bias, th_dot]
+
+    def step(self, action):
+        x, x_dot, th, th_dot = self.state
+        force = 10.0 * clip(float(action[0]), -1.0, 1.0)
+        c, s = math.cos(th), math.sin(th)
+        temp = (force + 0.05 * th_dot * th_dot * s) / 1.1
+        th_acc = (9.8 * s - c * temp) / (0.5 * (4.0 / 3.0 - 0.1 * c * c / 1.1))
+        x_acc = temp - 0.05 * th_acc * c / 1.1
+        if self.integrator == "euler":
+            x, x_dot, th, th_dot = (x + 0.02 * x_dot, x_dot + 0.02 * x_acc,
+                                    th + 0.02 * th_dot, th_dot + 0.02 * th_acc)
+        else:
+            x_dot += 0.02 * x_acc
+            x += 0.02 * x_dot
+            th_dot += 0.02 * th_acc
+            th += 0.02 * th_dot
+        self.state = [x, x_dot, th, th_dot]
+        done = abs(x) > 2.4 or abs(th) > 12 * 2 * math.pi / 360
+        return self.observe(), 0.0 if done else 1.0, done
