@@ -1,9 +1,8 @@
 """The `workbench` command line (also `python -m workbench`).
 
-Sub-commands that belong to the algorithm packages (`train`, `evaluate`, `compare`,
-`reproduce`) are found through the entry-point group `workbench.commands`, so this package
-never imports `es`, `baselines` or `reproductions`. Each entry point names a function
-`register(subparsers)` that adds its parser and sets `func`.
+Algorithms are found through the entry-point group `workbench.algorithms` (and further
+sub-commands through `workbench.commands`, each a `register(subparsers)` function), so this
+package never imports `es`, `baselines` or `reproductions`.
 """
 
 from __future__ import annotations
@@ -14,6 +13,8 @@ import sys
 from importlib.metadata import entry_points
 
 from workbench import __version__
+from workbench.algorithm import algorithms
+from workbench.checkpoint import CheckpointError
 from workbench.tasks import available
 
 
@@ -31,6 +32,41 @@ def _bench(args: argparse.Namespace) -> int:
         print(f"  per-rollout loop {result['loop_steps_per_s']:14,.0f} env-steps/s "
               f"(first {result['loop_rollouts']} rollouts)")
         print(f"  engine / loop    {result['engine_over_loop']:14.1f}x")
+    print(json.dumps(result))
+    return 0
+
+
+def _train(args: argparse.Namespace) -> int:
+    from workbench import run
+    if args.resume:
+        if args.algo or args.task or args.config or args.seed is not None or args.out:
+            raise ValueError("--resume DIR takes only --set (e.g. --set iterations=N)")
+        directory, config = run.resume_config(args.resume, args.set)
+    else:
+        missing = [f"--{k}" for k in ("algo", "task", "out") if not getattr(args, k)]
+        if missing:
+            raise ValueError(f"train needs {', '.join(missing)} (or --resume DIR)")
+        directory, config = run.start(args.algo, args.task, args.out, args.config, args.set,
+                                      args.seed)
+    summary = run.train(directory, config, resume=bool(args.resume), progress=not args.quiet)
+    if summary["stopped"]:
+        print(f"interrupted after iteration {summary['iterations']}; checkpoint saved. "
+              f"Continue with: workbench train --resume {directory.path}")
+    else:
+        print(f"run directory: {directory.path}")
+    if summary["test"]:
+        print(f"last test evaluation: pre-adaptation "
+              f"{summary['test']['test/pre_adaptation_return']:.2f}, post-adaptation "
+              f"{summary['test']['test/post_adaptation_return']:.2f}")
+    if summary["trajectory_png"]:
+        print(f"trajectories: {summary['trajectory_png']}")
+    print(f"TensorBoard: tensorboard --logdir {directory.path}")
+    return 0
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    from workbench.run import evaluate_run
+    result = evaluate_run(args.run_dir, args.adaptations)
     print(json.dumps(result))
     return 0
 
@@ -53,10 +89,29 @@ def build_parser() -> argparse.ArgumentParser:
     tasks = sub.add_parser("tasks", help="list the task families and their parameters")
     tasks.set_defaults(func=_tasks)
 
+    train = sub.add_parser("train", help="train a meta-learner (or --resume a run)")
+    train.add_argument("--algo", help="algorithm: " + (", ".join(sorted(algorithms())) or "-"))
+    train.add_argument("--task", help="task family: " + ", ".join(sorted(available())))
+    train.add_argument("--config", help="YAML file of config keys")
+    train.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                       help="override a config key (repeatable), e.g. --set adaptation=hc")
+    train.add_argument("--seed", type=int, default=None)
+    train.add_argument("--out", help="run directory to create")
+    train.add_argument("--resume", metavar="DIR", help="continue (or extend) the run in DIR")
+    train.add_argument("--quiet", action="store_true", help="no progress bar")
+    train.set_defaults(func=_train)
+
+    evaluate = sub.add_parser("evaluate", help="evaluate a run's latest checkpoint on test tasks")
+    evaluate.add_argument("run_dir")
+    evaluate.add_argument("--adaptations", type=int, default=None,
+                          help="test adaptations (default: the run's eval_adaptations)")
+    evaluate.set_defaults(func=_evaluate)
+
     bench = sub.add_parser("bench", help="throughput benchmarks, reported as ratios")
     bench.add_argument("what", choices=["rollouts"], help="what to benchmark")
-    bench.add_argument("--task", required=True, choices=sorted(available()), metavar="TASK",
-                       help="one of: " + ", ".join(sorted(available())))
+    rl_tasks = sorted(n for n in available() if n != "sine")
+    bench.add_argument("--task", required=True, choices=rl_tasks, metavar="TASK",
+                       help="one of: " + ", ".join(rl_tasks))
     bench.add_argument("--rollouts", type=int, default=3000)
     bench.add_argument("--horizon", type=int, default=None, help="default: the task's")
     bench.add_argument("--policy", default="L", choices=["L", "H", "HH"])

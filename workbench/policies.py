@@ -24,6 +24,8 @@ from torch import Tensor, nn
 
 ARCHITECTURES: dict[str, int] = {"L": 0, "H": 1, "HH": 2}
 ACTIVATIONS: dict[str, Callable[[Tensor], Tensor]] = {"tanh": torch.tanh, "relu": torch.relu}
+#: RL policies squash to (-1, 1); a regression model (the sine task) needs a linear output.
+OUTPUTS: dict[str, Callable[[Tensor], Tensor]] = {"tanh": torch.tanh, "linear": lambda x: x}
 INITS = ("normal", "zeros")
 
 
@@ -35,6 +37,7 @@ class PolicySpec:
     act_dim: int
     hidden: tuple[int, ...] = ()
     activation: str = "tanh"
+    output: str = "tanh"
 
     def __post_init__(self) -> None:
         if self.obs_dim < 1 or self.act_dim < 1 or any(h < 1 for h in self.hidden):
@@ -43,14 +46,16 @@ class PolicySpec:
         if self.activation not in ACTIVATIONS:
             raise ValueError(f"unknown activation {self.activation!r}; "
                              f"valid: {', '.join(ACTIVATIONS)}")
+        if self.output not in OUTPUTS:
+            raise ValueError(f"unknown output {self.output!r}; valid: {', '.join(OUTPUTS)}")
 
     @classmethod
     def from_name(cls, name: str, obs_dim: int, act_dim: int, width: int = 32,
-                  activation: str = "tanh") -> "PolicySpec":
+                  activation: str = "tanh", output: str = "tanh") -> "PolicySpec":
         """`L`, `H` or `HH` (A.7.2) with hidden layers of `width` units."""
         if name not in ARCHITECTURES:
             raise ValueError(f"unknown policy {name!r}; valid: {', '.join(ARCHITECTURES)}")
-        return cls(obs_dim, act_dim, (width,) * ARCHITECTURES[name], activation)
+        return cls(obs_dim, act_dim, (width,) * ARCHITECTURES[name], activation, output)
 
     @property
     def layer_sizes(self) -> list[tuple[int, int]]:
@@ -99,12 +104,12 @@ class PolicySpec:
 
     def apply(self, layers: list[tuple[Tensor, Tensor]], obs: Tensor) -> Tensor:
         """Population forward on pre-unflattened layers: `obs [P, B, obs] -> [P, B, act]`."""
-        act = ACTIVATIONS[self.activation]
+        act, out = ACTIVATIONS[self.activation], OUTPUTS[self.output]
         x = obs
         last = len(layers) - 1
         for i, (w, b) in enumerate(layers):
             x = torch.baddbmm(b, x, w)
-            x = torch.tanh(x) if i == last else act(x)
+            x = out(x) if i == last else act(x)
         return x
 
     def forward(self, thetas: Tensor, obs: Tensor) -> Tensor:
@@ -117,7 +122,7 @@ class PolicySpec:
 
     def describe(self) -> str:
         return "-".join(str(s) for s in [self.obs_dim, *self.hidden, self.act_dim]) + \
-            f" {self.activation}"
+            f" {self.activation}" + ("" if self.output == "tanh" else f", {self.output} output")
 
 
 class GaussianPolicy(nn.Module):
@@ -167,11 +172,11 @@ class GaussianPolicy(nn.Module):
             self.get_parameter(name).copy_(value)
 
     def mean(self, obs: Tensor) -> Tensor:
-        act = ACTIVATIONS[self.spec.activation]
+        act, out = ACTIVATIONS[self.spec.activation], OUTPUTS[self.spec.output]
         x = obs
         for i, layer in enumerate(self.layers):
             x = layer(x)
-            x = torch.tanh(x) if i == len(self.layers) - 1 else act(x)
+            x = out(x) if i == len(self.layers) - 1 else act(x)
         return x
 
     def distribution(self, obs: Tensor) -> torch.distributions.Normal:

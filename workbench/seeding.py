@@ -43,7 +43,12 @@ def uniform(seeds: Tensor, n: int, dtype: torch.dtype = torch.float64) -> Tensor
 
 def derive(seed: int, *keys: int) -> int:
     """A child seed for `(seed, *keys)`, e.g. an iteration's seed from the run's seed."""
-    z = torch.tensor([seed], dtype=torch.int64)
+    return int(derive_many(torch.tensor([seed]), *keys)[0])
+
+
+def derive_many(seeds: Tensor | int, *keys: Tensor | int) -> Tensor:
+    """Vectorised `derive`: child seeds (non-negative int64), keys broadcast against seeds."""
+    z = torch.as_tensor(seeds, dtype=torch.int64).clone()
     for k in keys:
-        z = mix64(mix64(z) + int(k))
-    return int(_shr(z, 1).item())
+        z = mix64(mix64(z) + torch.as_tensor(k, dtype=torch.int64))
+    return _shr(z, 1)

@@ -19,6 +19,7 @@ REGISTRY: dict[str, str] = {
     "four-corners-penalty": "workbench.tasks.corners:FourCornersPenalty",
     "six-circles": "workbench.tasks.circles:SixCircles",
     "cartpole-biased": "workbench.tasks.cartpole:BiasedCartPole",
+    "sine": "workbench.tasks.sine:SineRegression",
 }
 
 

@@ -59,3 +59,8 @@ class SixCircles(PointFamily):
             reward = reward + self.params["penalty"] * (inside * ~correct).sum(-1)
         sim.active = sim.active & (d2 >= VISIT_SQ)
         return reward, torch.zeros_like(reward, dtype=torch.bool)
+
+    def plot_goals(self, task: int) -> list[tuple[float, float, str]]:
+        mask = self.table[task].tolist()
+        return [(x, y, "goal" if m > 0.5 else "wrong")
+                for (x, y), m in zip(self.goals.tolist(), mask)]

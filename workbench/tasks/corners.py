@@ -38,6 +38,10 @@ class FourCorners(PointFamily):
             reward = reward + self.params["penalty"] * (inside * wrong).sum(-1)
         return reward, torch.zeros_like(reward, dtype=torch.bool)
 
+    def plot_goals(self, task: int) -> list[tuple[float, float, str]]:
+        goal = int(self.table[task, 2])
+        return [(x, y, "goal" if i == goal else "wrong") for i, (x, y) in enumerate(CORNERS.tolist())]
+
 
 class FourCornersPenalty(FourCorners):
     name = "four-corners-penalty"

@@ -25,3 +25,7 @@ class Navigation2D(PointFamily):
     def reward(self, sim: PointSim, pos: Tensor) -> tuple[Tensor, Tensor]:
         reward = -(pos - sim.params).square().sum(-1)
         return reward, reward >= DONE_REWARD
+
+    def plot_goals(self, task: int) -> list[tuple[float, float, str]]:
+        x, y = self.table[task].tolist()
+        return [(x, y, "goal")]

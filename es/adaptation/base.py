@@ -1,0 +1,83 @@
+"""The adaptation-operator interface U(theta, T), batched over a whole population.
+
+An operator takes P parameter vectors, their P task ids and P integer seeds, and returns
+the P adapted vectors, the value f_T(theta) it measured at each starting point (the
+pre-adaptation value), and what it cost. Each phase inside an operator is one call of the
+objective over the whole population, so the engine steps every query in lockstep.
+
+Seeds: point p's randomness (its directions, its rollouts' reset noise) derives from
+`seeds[p]` alone, so a slice of the population computed elsewhere (a Ray actor) gives the
+same numbers.
+"""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import torch
+from torch import Tensor
+
+from workbench.objective import Evaluation, Objective
+from workbench.seeding import derive_many
+
+# Keys that separate a point's independent streams of randomness.
+PIVOT_KEY, DIRECTIONS_KEY, QUERY_KEY = 1, 2, 3
+
+
+@dataclass
+class Adapted:
+    thetas: Tensor  # [P, D] adapted parameters
+    pre_values: Tensor  # [P] f_T at the starting point
+    evaluations: list[Evaluation]  # every objective call the operator made
+
+
+class AdaptationOperator(abc.ABC):
+    """U(theta, T) with K queries of precision sigma and step size alpha."""
+
+    name: ClassVar[str] = ""
+    #: Operator-specific options (`adapt_options.*` in configs) and their defaults.
+    OPTIONS: ClassVar[dict[str, Any]] = {}
+
+    def __init__(self, K: int = 20, sigma: float = 0.1, alpha: float = 0.05,
+                 **options: Any) -> None:
+        if int(K) < 1:
+            raise ValueError(f"K (adaptation queries) must be >= 1; got {K}")
+        if sigma <= 0:
+            raise ValueError(f"adapt_sigma must be > 0; got {sigma}")
+        unknown = sorted(set(options) - set(self.OPTIONS))
+        if unknown:
+            valid = ", ".join(self.OPTIONS) or "none"
+            raise ValueError(f"unknown option(s) {', '.join(unknown)} for adaptation "
+                             f"{self.name!r}; valid: {valid}")
+        self.K, self.sigma, self.alpha = int(K), float(sigma), float(alpha)
+        self.options = {**self.OPTIONS, **options}
+
+    @abc.abstractmethod
+    def __call__(self, objective: Objective, thetas: Tensor, tasks: Tensor,
+                 seeds: Tensor) -> Adapted:
+        """Adapt `thetas [P, D]` to `tasks [P]`."""
+
+    def state_dict(self) -> dict[str, Any]:
+        """Learned state carried across iterations (checkpointed); none by default."""
+        return {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        pass
+
+
+def query(objective: Objective, thetas: Tensor, directions: Tensor, sigma: float,
+          tasks: Tensor, seeds: Tensor) -> tuple[Tensor, Tensor, Evaluation]:
+    """Pivots f(theta_p) and queries f(theta_p + sigma g_pk) in ONE objective call.
+
+    Returns `(pivot [P], values [P, K], evaluation)`.
+    """
+    p, k, d = directions.shape
+    points = torch.cat([thetas, (thetas.unsqueeze(1) + sigma * directions).reshape(p * k, d)])
+    all_tasks = torch.cat([tasks, tasks.repeat_interleave(k)])
+    all_seeds = torch.cat([derive_many(seeds, PIVOT_KEY),
+                           derive_many(seeds.repeat_interleave(k), QUERY_KEY,
+                                       torch.arange(k).repeat(p))])
+    ev = objective(points, all_tasks, all_seeds)
+    return ev.values[:p], ev.values[p:].reshape(p, k), ev

@@ -1,0 +1,72 @@
+"""`hc`: hill climbing (§3.3.2), a monotone local search around theta.
+
+Start from the incumbent theta with its value f_T(theta); for K iterations perturb the
+incumbent by sigma * N(0, I) and keep the candidate only if it is strictly better. The
+returned policy is never worse than the start (on a deterministic task). Modes, as the
+reference: `batch` draws `population` candidates per iteration and keeps the best;
+`average` draws one and scores it by the mean of `population` rollouts (for noisy tasks).
+Cost: population * (1 + K) rollouts per point; each iteration is one engine call.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from es.adaptation.base import DIRECTIONS_KEY, PIVOT_KEY, QUERY_KEY, AdaptationOperator, Adapted
+from es.samplers import make_sampler
+from workbench.objective import Objective
+from workbench.seeding import derive_many
+
+MODES = ("batch", "average")
+
+
+class HillClimb(AdaptationOperator):
+    name = "hc"
+    OPTIONS = {"mode": "batch", "population": 1}
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if self.options["mode"] not in MODES:
+            raise ValueError(f"unknown hc mode {self.options['mode']!r}; valid: {', '.join(MODES)}")
+        if int(self.options["population"]) < 1:
+            raise ValueError(f"hc population must be >= 1; got {self.options['population']}")
+        self.sampler = make_sampler("gaussian")
+
+    def _score(self, objective: Objective, points: Tensor, tasks: Tensor, seeds: Tensor,
+               repeats: int, evaluations: list) -> Tensor:
+        """Mean value over `repeats` rollouts of each point: `[P]`."""
+        p = points.shape[0]
+        ev = objective(points.repeat_interleave(repeats, 0), tasks.repeat_interleave(repeats),
+                       derive_many(seeds.repeat_interleave(repeats), torch.arange(repeats).repeat(p)))
+        evaluations.append(ev)
+        return ev.values.reshape(p, repeats).mean(1)
+
+    def __call__(self, objective: Objective, thetas: Tensor, tasks: Tensor,
+                 seeds: Tensor) -> Adapted:
+        p, d = thetas.shape
+        b = int(self.options["population"])
+        average = self.options["mode"] == "average"
+        evaluations: list = []
+        best = thetas.clone()
+        best_value = self._score(objective, best, tasks, derive_many(seeds, PIVOT_KEY),
+                                 b if average else 1, evaluations)
+        pre_value = best_value.clone()
+        for it in range(self.K):
+            it_seeds = derive_many(seeds, QUERY_KEY, it)
+            dirs = self.sampler.sample(derive_many(it_seeds, DIRECTIONS_KEY), 1 if average else b,
+                                       d, dtype=thetas.dtype)
+            cands = best.unsqueeze(1) + self.sigma * dirs  # [P, c, D]
+            if average:
+                values = self._score(objective, cands[:, 0], tasks, it_seeds, b, evaluations)
+                pick = cands[:, 0]
+            else:
+                ev = objective(cands.reshape(-1, d), tasks.repeat_interleave(b),
+                               derive_many(it_seeds.repeat_interleave(b), torch.arange(b).repeat(p)))
+                evaluations.append(ev)
+                values, j = ev.values.reshape(p, b).max(1)
+                pick = cands[torch.arange(p), j]
+            better = values > best_value
+            best = torch.where(better.unsqueeze(1), pick, best)
+            best_value = torch.where(better, values, best_value)
+        return Adapted(best, pre_value, evaluations)

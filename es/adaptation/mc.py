@@ -1,0 +1,54 @@
+"""`mc`: one ES-gradient step, Alg. 3's U(theta, T) = theta + alpha * ESGrad(f_T, theta, K, sigma).
+
+Forward-FD with the pivot f_T(theta) (A.7.2), values z-scored together with the pivot, and
+no step where all K + 1 values are equal (as the reference: a flat Four-Corners landscape
+carries no information). K + 1 rollouts per point, in one engine call.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from es.adaptation.base import DIRECTIONS_KEY, AdaptationOperator, Adapted, query
+from es.estimators import NORMALIZATIONS, es_gradient, normalize_values
+from es.samplers import Sampler, make_sampler
+from workbench.objective import Objective
+from workbench.seeding import derive_many
+
+
+class MonteCarloStep(AdaptationOperator):
+    name = "mc"
+    OPTIONS = {"normalization": "zscore"}
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if self.options["normalization"] not in NORMALIZATIONS:
+            raise ValueError(f"unknown normalization {self.options['normalization']!r}; "
+                             f"valid: {', '.join(NORMALIZATIONS)}")
+        self.sampler = self.make_sampler()
+
+    def make_sampler(self) -> Sampler:
+        return make_sampler("gaussian")
+
+    def __call__(self, objective: Objective, thetas: Tensor, tasks: Tensor,
+                 seeds: Tensor) -> Adapted:
+        dirs = self.sampler.sample(derive_many(seeds, DIRECTIONS_KEY), self.K, thetas.shape[1],
+                                   dtype=thetas.dtype)
+        pivot, values, ev = query(objective, thetas, dirs, self.sigma, tasks, seeds)
+        z, skip = normalize_values(torch.cat([pivot.unsqueeze(1), values], 1),
+                                   self.options["normalization"])
+        grad = es_gradient(z[:, 1:], dirs, self.sigma, "forward-fd", pivot=z[:, 0])
+        grad = torch.where(skip.unsqueeze(1), torch.zeros_like(grad), grad)
+        return Adapted(thetas + self.alpha * grad.to(thetas.dtype), pivot, [ev])
+
+
+class DPPStep(MonteCarloStep):
+    """`dpp`: the same step with k-DPP directions (§3.3.1): diverse rather than i.i.d."""
+
+    name = "dpp"
+    OPTIONS = {"normalization": "zscore", "bandwidth": 0.5, "oversample": 5}
+
+    def make_sampler(self) -> Sampler:
+        return make_sampler("dpp", sigma=self.sigma, bandwidth=self.options["bandwidth"],
+                            oversample=self.options["oversample"])

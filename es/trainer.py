@@ -1,0 +1,222 @@
+"""ES-MAML trainers: zero-order (Alg. 2, with Alg. 3 = the `mc` operator) and first-order (Alg. 5).
+
+Zero-order iteration (Alg. 2): draw n directions g_i and n + m tasks (without replacement);
+adapt the n perturbed points theta + sigma g_i and m copies of theta (the "current
+evaluations" whose mean is the forward-FD pivot, A.7.2) with the operator U, in one
+batched call; score each adapted point by one rollout; z-score the n + m values together
+and step theta += beta * ESGrad. Defaults are the A.7.2 table (DESIGN.md §4).
+
+First-order iteration (Alg. 5, `fo-hessian` / `fo-nohessian`): for n tasks, d1 = ESGrad at
+theta (K queries), theta_i = theta + alpha d1, d2 = ESGrad at theta_i, and
+theta += beta * mean_i (I + alpha H_i) d2 with H_i from Alg. 4 on d1's queries (applied as
+a Hessian-vector product), or H = 0. Values are z-scored per estimate, as in the
+zero-order path, so that alpha means the same in both; the Hessian uses d1's scale.
+
+All randomness of iteration i derives from (seed, i): resuming from a checkpoint replays
+the same numbers.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from es.adaptation import make_operator
+from es.adaptation.base import query
+from es.estimators import KINDS, NORMALIZATIONS, es_gradient, es_hessian_vector, normalize_values
+from es.samplers import SAMPLERS, make_sampler
+from workbench.algorithm import Algorithm, EvalResult, IterationResult
+from workbench.normalization import Normalizer
+from workbench.objective import Evaluation, make_objective
+from workbench.seeding import derive, derive_many
+
+VARIANTS = ("zero-order", "fo-hessian", "fo-nohessian")
+OPTIMIZERS = ("sgd", "adam")
+# Keys separating an iteration's streams of randomness.
+DIRECTIONS, TASKS, POINTS, POST, EVAL, FO_FIRST, FO_SECOND = 1, 2, 3, 4, 5, 6, 7
+TRAJECTORY_PANELS = 8
+
+
+def _choice(key: str, value: Any, valid: tuple[str, ...]) -> None:
+    if value not in valid:
+        raise ValueError(f"unknown {key} {value!r}; valid: {', '.join(valid)}")
+
+
+class ESMAML(Algorithm):
+    name = "es-maml"
+    DEFAULTS: dict[str, Any] = {
+        "variant": "zero-order",
+        "adaptation": "mc",
+        "adapt_options": {},
+        "num_perturbations": 150,
+        "num_current_evals": 150,
+        "sigma": 0.1,
+        "adapt_sigma": 0.1,
+        "alpha": 0.05,
+        "beta": 0.01,
+        "estimator": "forward-fd",
+        "normalization": "zscore",
+        "sampler": "gaussian",
+        "optimizer": "sgd",
+        "state_normalization": True,
+        "task_batch": 1,
+    }
+
+    def __init__(self, config: dict[str, Any]) -> None:
+        super().__init__(config)
+        c = config
+        _choice("variant", c["variant"], VARIANTS)
+        _choice("estimator", c["estimator"], KINDS)
+        _choice("normalization", c["normalization"], NORMALIZATIONS)
+        _choice("sampler", c["sampler"], tuple(SAMPLERS))
+        _choice("optimizer", c["optimizer"], OPTIMIZERS)
+        for key in ("num_perturbations", "task_batch"):
+            if int(c[key]) < 1:
+                raise ValueError(f"{key} must be >= 1; got {c[key]}")
+        if int(c["num_current_evals"]) < 0:
+            raise ValueError(f"num_current_evals must be >= 0; got {c['num_current_evals']}")
+        if c["estimator"] == "forward-fd" and int(c["num_current_evals"]) < 1:
+            raise ValueError("the forward-fd estimator needs num_current_evals >= 1 (its pivot)")
+        if c["estimator"] == "antithetic" and int(c["num_perturbations"]) % 2:
+            raise ValueError("the antithetic estimator needs an even num_perturbations")
+        for key in ("sigma", "adapt_sigma", "beta"):
+            if float(c[key]) <= 0:
+                raise ValueError(f"{key} must be > 0; got {c[key]}")
+        self.outer_sampler = make_sampler("antithetic" if c["estimator"] == "antithetic"
+                                          else c["sampler"])
+        self.normalizer = Normalizer(self.family.obs_dim, enabled=bool(c["state_normalization"]))
+        self.objective = make_objective(self.family, self.spec, self.horizon, self.normalizer)
+        self.operator = make_operator(c["adaptation"], K=int(c["K"]), sigma=float(c["adapt_sigma"]),
+                                      alpha=float(c["alpha"]), **(c["adapt_options"] or {}))
+        self.theta = self.spec.init(torch.Generator().manual_seed(self.seed), dtype=torch.float64)
+        self.adam = {"m": torch.zeros_like(self.theta), "v": torch.zeros_like(self.theta),
+                     "t": 0}
+
+    # -- one training iteration ------------------------------------------------------
+    def train_iteration(self, iteration: int) -> IterationResult:
+        s = derive(self.seed, iteration)
+        if self.config["variant"] == "zero-order":
+            grad, skipped, pre, post, evaluations = self._zero_order(s)
+        else:
+            grad, skipped, pre, post, evaluations = self._first_order(s)
+        if not skipped:
+            self._step(grad)
+        rollouts, env_steps, stats = Evaluation.cost_of(evaluations)
+        if stats is not None:
+            self.normalizer.update(stats)
+        return IterationResult(pre, post, rollouts, env_steps, extras={
+            "es/grad_norm": float(grad.norm()), "es/update_skipped": float(skipped),
+            "es/theta_norm": float(self.theta.norm())})
+
+    def _zero_order(self, s: int):
+        c = self.config
+        n, m, tb = int(c["num_perturbations"]), int(c["num_current_evals"]), int(c["task_batch"])
+        sigma, d = float(c["sigma"]), self.spec.num_params
+        dirs = self.outer_sampler.sample(torch.tensor([derive(s, DIRECTIONS)]), n, d,
+                                         dtype=torch.float64)[0]
+        points = torch.cat([self.theta + sigma * dirs, self.theta.expand(m, d)])
+        points = points.repeat_interleave(tb, 0)
+        tasks = self.family.sample_tasks((n + m) * tb,
+                                         torch.Generator().manual_seed(derive(s, TASKS)))
+        seeds = derive_many(derive(s, POINTS), torch.arange((n + m) * tb))
+        adapted = self.operator(self.objective, points, tasks, seeds)
+        post = self.objective(adapted.thetas, tasks, derive_many(seeds, POST))
+        values = post.values.reshape(n + m, tb).mean(1)
+        pre_values = adapted.pre_values.reshape(n + m, tb).mean(1)
+        z, skip = normalize_values(values, c["normalization"])
+        kind = c["estimator"]
+        if kind == "antithetic":
+            h = n // 2
+            grad = es_gradient(z[:h], dirs[:h], sigma, kind, neg_values=z[h:n])
+        else:
+            grad = es_gradient(z[:n], dirs, sigma, kind, pivot=z[n:].mean() if m else None)
+        current = slice(n, n + m) if m else slice(0, n)
+        return (grad, bool(skip), float(pre_values[current].mean()),
+                float(values[current].mean()), adapted.evaluations + [post])
+
+    def _first_order(self, s: int):
+        c = self.config
+        n, d, K = int(c["num_perturbations"]), self.spec.num_params, int(c["K"])
+        sigma, alpha = float(c["adapt_sigma"]), float(c["alpha"])
+        tasks = self.family.sample_tasks(n, torch.Generator().manual_seed(derive(s, TASKS)))
+        seeds = derive_many(derive(s, POINTS), torch.arange(n))
+        sampler = make_sampler("gaussian")
+
+        def estimate(thetas: Tensor, key: int):
+            dirs = sampler.sample(derive_many(seeds, key, DIRECTIONS), K, d, dtype=torch.float64)
+            pivot, values, ev = query(self.objective, thetas, dirs, sigma, tasks,
+                                      derive_many(seeds, key))
+            z, skip = normalize_values(torch.cat([pivot.unsqueeze(1), values], 1),
+                                       c["normalization"])
+            grad = es_gradient(z[:, 1:], dirs, sigma, "forward-fd", pivot=z[:, 0])
+            grad = torch.where(skip.unsqueeze(1), torch.zeros_like(grad), grad)
+            return grad, z, dirs, pivot, ev
+
+        d1, z1, dirs1, pre, ev1 = estimate(self.theta.expand(n, d), FO_FIRST)
+        d2, _, _, post, ev2 = estimate(self.theta + alpha * d1, FO_SECOND)
+        if c["variant"] == "fo-hessian":
+            d2 = d2 + alpha * es_hessian_vector(z1[:, 1:], dirs1, sigma, d2)
+        grad = d2.mean(0)
+        return grad, False, float(pre.mean()), float(post.mean()), [ev1, ev2]
+
+    def _step(self, grad: Tensor) -> None:
+        beta = float(self.config["beta"])
+        if self.config["optimizer"] == "sgd":
+            self.theta = self.theta + beta * grad
+            return
+        a = self.adam  # Adam ascent (Kingma & Ba), kept here so its state is checkpointed
+        a["t"] += 1
+        a["m"] = 0.9 * a["m"] + 0.1 * grad
+        a["v"] = 0.999 * a["v"] + 0.001 * grad.square()
+        m_hat = a["m"] / (1 - 0.9 ** a["t"])
+        v_hat = a["v"] / (1 - 0.999 ** a["t"])
+        self.theta = self.theta + beta * m_hat / (v_hat.sqrt() + 1e-8)
+
+    # -- test evaluation -------------------------------------------------------------
+    def evaluate(self, iteration: int, record: bool = False) -> EvalResult:
+        n, d = int(self.config["eval_adaptations"]), self.spec.num_params
+        s = derive(self.seed, EVAL, iteration)
+        tasks = self.family.sample_tasks(n, torch.Generator().manual_seed(derive(s, TASKS)),
+                                         split="test")
+        seeds = derive_many(derive(s, POINTS), torch.arange(n))
+        training = getattr(self.operator, "training", None)
+        if training is not None:
+            self.operator.training = False  # learned operators do not learn from test tasks
+        try:
+            adapted = self.operator(self.objective, self.theta.expand(n, d).clone(), tasks, seeds)
+        finally:
+            if training is not None:
+                self.operator.training = training
+        two_d = record and self.family.obs_dim == 2 and hasattr(self.family, "plot_goals")
+        if hasattr(self.objective, "eval_values"):  # supervised: score on held-out points
+            post = self.objective.eval_values(adapted.thetas, tasks, derive_many(seeds, POST))
+        else:
+            post = self.objective(adapted.thetas, tasks, derive_many(seeds, POST), record=two_d)
+        result = EvalResult(float(adapted.pre_values.mean()), float(post.values.mean()))
+        if two_d and post.positions is not None:
+            first = {}
+            for i, t in enumerate(tasks.tolist()):
+                first.setdefault(t, i)
+            idx = torch.tensor(sorted(first.values(), key=lambda i: int(tasks[i]))[:TRAJECTORY_PANELS])
+            result.trajectories, result.trajectory_tasks = post.positions[:, idx], tasks[idx]
+        return result
+
+    # -- checkpoints -----------------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        return {"theta": self.theta.clone(), "normalizer": self.normalizer.state_dict(),
+                "operator": self.operator.state_dict(),
+                "adam": {"m": self.adam["m"].clone(), "v": self.adam["v"].clone(),
+                         "t": self.adam["t"]}}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        theta = state["theta"]
+        if theta.shape != self.theta.shape:
+            raise ValueError(f"checkpoint theta has {theta.numel()} parameters; the configured "
+                             f"policy {self.spec.describe()} has {self.theta.numel()}")
+        self.theta = theta.to(torch.float64).clone()
+        self.normalizer.load_state_dict(state["normalizer"])
+        self.operator.load_state_dict(state["operator"])
+        self.adam = {"m": state["adam"]["m"].clone(), "v": state["adam"]["v"].clone(),
+                     "t": int(state["adam"]["t"])}

@@ -1,0 +1,116 @@
+"""The contract between a meta-learning algorithm and the workbench's run loop.
+
+An algorithm (ES-MAML in `es`, the PG baselines in `baselines`) is a class registered under
+the entry-point group `workbench.algorithms`. The run loop (`workbench.run`) owns the run
+directory, metrics, TensorBoard, checkpoints, signals and the progress bar; the algorithm
+owns one training iteration and one test evaluation. All randomness of iteration i derives
+from `(seed, i)`, so an algorithm's `state_dict` (parameters, normaliser, optimiser state)
+is all a resume needs to continue bit-identically.
+"""
+
+from __future__ import annotations
+
+import abc
+import importlib
+from dataclasses import dataclass, field
+from importlib.metadata import entry_points
+from typing import Any, ClassVar
+
+import torch
+from torch import Tensor
+
+from workbench.config import COMMON_DEFAULTS
+from workbench.policies import PolicySpec
+from workbench.tasks import TaskFamily, make_family
+
+
+@dataclass
+class IterationResult:
+    pre_return: float  # mean f_T(theta) over the iteration's current-point tasks
+    post_return: float  # mean f_T(U(theta, T)) over the same tasks
+    rollouts: int  # rollouts (or function evaluations) this iteration spent
+    env_steps: int
+    extras: dict[str, float] = field(default_factory=dict)  # TensorBoard-only diagnostics
+
+
+@dataclass
+class EvalResult:
+    pre_return: float
+    post_return: float
+    trajectories: Tensor | None = None  # [T + 1, n, 2] adapted policies' positions (2-D tasks)
+    trajectory_tasks: Tensor | None = None  # [n] their task ids
+    extras: dict[str, float] = field(default_factory=dict)
+
+
+class Algorithm(abc.ABC):
+    """One meta-learning algorithm, configured by a resolved config dict."""
+
+    name: ClassVar[str] = ""
+    #: Algorithm-specific config keys and their defaults (merged over COMMON_DEFAULTS).
+    DEFAULTS: ClassVar[dict[str, Any]] = {}
+
+    def __init__(self, config: dict[str, Any]) -> None:
+        self.config = config
+        self.family = make_family_from(config)
+        self.spec = policy_spec_from(config, self.family)
+        self.horizon = int(config["horizon"] or self.family.default_horizon)
+        self.seed = int(config["seed"])
+
+    @classmethod
+    def defaults(cls) -> dict[str, Any]:
+        merged = {**COMMON_DEFAULTS, **cls.DEFAULTS}
+        merged["algo"] = cls.name
+        return merged
+
+    @abc.abstractmethod
+    def train_iteration(self, iteration: int) -> IterationResult:
+        """Run training iteration `iteration` (0-based) and update the meta-parameters."""
+
+    @abc.abstractmethod
+    def evaluate(self, iteration: int, record: bool = False) -> EvalResult:
+        """Adapt to the test tasks from the current meta-parameters; report pre and post."""
+
+    @abc.abstractmethod
+    def state_dict(self) -> dict[str, Any]:
+        """Everything a resume needs (tensors, numbers, strings: `weights_only` loadable)."""
+
+    @abc.abstractmethod
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        ...
+
+
+def make_family_from(config: dict[str, Any]) -> TaskFamily:
+    params = {k: v for k, v in config["task"].items() if k != "name"}
+    if not config["task"].get("name"):
+        raise ValueError("no task given: use --task NAME")
+    return make_family(config["task"]["name"], **params)
+
+
+def policy_spec_from(config: dict[str, Any], family: TaskFamily) -> PolicySpec:
+    """The config's policy, falling back on the family's defaults (then H, width 32, tanh)."""
+    own = getattr(family, "POLICY_DEFAULTS", {})
+
+    def pick(key: str, fallback: Any) -> Any:
+        return config.get(key) if config.get(key) is not None else own.get(key, fallback)
+
+    return PolicySpec.from_name(pick("policy", "H"), family.obs_dim, family.act_dim,
+                                width=int(pick("width", 32)), activation=pick("activation", "tanh"),
+                                output=own.get("output", "tanh"))
+
+
+def algorithms() -> dict[str, str]:
+    """Registered algorithms: entry-point name -> `module:Class`."""
+    return {ep.name: ep.value for ep in entry_points(group="workbench.algorithms")}
+
+
+def algorithm_class(name: str) -> type[Algorithm]:
+    names = algorithms()
+    if name not in names:
+        valid = ", ".join(sorted(names)) or "none installed"
+        raise ValueError(f"unknown algorithm {name!r}; valid: {valid}")
+    module, cls = names[name].split(":")
+    return getattr(importlib.import_module(module), cls)
+
+
+def as_float(x: Tensor | float) -> float:
+    return float(x.item() if isinstance(x, torch.Tensor) else x)

@@ -1,0 +1,89 @@
+"""Objectives: f_T(theta) for a whole population at once, whatever the task is.
+
+ES-MAML treats f_T as a black box (§3.2). An `Objective` maps parameter vectors, task ids
+and per-evaluation seeds to values, and reports what the evaluation cost (rollouts, env
+steps) and the observation statistics it gathered. For RL families it is the rollout
+engine; a supervised family (the sine task) supplies its own, which can also give exact
+gradients for the `exact-gradient` adaptation operator.
+"""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from workbench.normalization import Normalizer
+from workbench.policies import PolicySpec
+from workbench.rollout import evaluate
+from workbench.tasks.base import TaskFamily
+
+
+@dataclass
+class Evaluation:
+    values: Tensor  # [N] float64
+    rollouts: int
+    env_steps: int
+    obs_stats: Tensor | None = None
+    positions: Tensor | None = None  # [T + 1, N, 2] when recorded
+
+    @staticmethod
+    def cost_of(parts: list["Evaluation"]) -> tuple[int, int, Tensor | None]:
+        """Total rollouts, env steps and merged observation statistics of several phases."""
+        stats = [p.obs_stats for p in parts if p.obs_stats is not None]
+        return (sum(p.rollouts for p in parts), sum(p.env_steps for p in parts),
+                torch.stack(stats).sum(0) if stats else None)
+
+
+class Objective(abc.ABC):
+    """f_T(theta) over a population: `objective(thetas [N, D], tasks [N], seeds [N])`."""
+
+    #: Whether `gradient` gives exact gradients (supervised objectives).
+    differentiable: bool = False
+
+    def __init__(self, spec: PolicySpec, family: TaskFamily) -> None:
+        self.spec = spec
+        self.family = family
+
+    @property
+    def dim(self) -> int:
+        return self.spec.num_params
+
+    @abc.abstractmethod
+    def __call__(self, thetas: Tensor, tasks: Tensor, seeds: Tensor,
+                 record: bool = False) -> Evaluation:
+        """Values (higher is better) of `thetas[i]` on `tasks[i]`."""
+
+    def gradient(self, thetas: Tensor, tasks: Tensor, seeds: Tensor) -> tuple[Tensor, Evaluation]:
+        """Exact gradients `[N, D]` of the values, where the objective is differentiable."""
+        raise ValueError(f"task {self.family.name} has no exact gradient; the "
+                         f"exact-gradient operator needs a supervised task such as sine")
+
+
+class RolloutObjective(Objective):
+    """The return of one deterministic rollout, through the batched engine."""
+
+    def __init__(self, spec: PolicySpec, family: TaskFamily, horizon: int,
+                 normalizer: Normalizer | None = None, dtype: torch.dtype = torch.float32) -> None:
+        super().__init__(spec, family)
+        self.horizon = horizon
+        self.normalizer = normalizer or Normalizer(family.obs_dim, enabled=False)
+        self.dtype = dtype
+
+    def __call__(self, thetas: Tensor, tasks: Tensor, seeds: Tensor,
+                 record: bool = False) -> Evaluation:
+        out = evaluate(self.spec, self.family, thetas, tasks, self.horizon, self.normalizer,
+                       seeds=seeds, record=record, dtype=self.dtype)
+        return Evaluation(out.returns.to(torch.float64), len(out.returns), out.env_steps,
+                          out.obs_stats, out.positions)
+
+
+def make_objective(family: TaskFamily, spec: PolicySpec, horizon: int,
+                   normalizer: Normalizer | None = None) -> Objective:
+    """The family's own objective if it defines one (supervised tasks), else rollouts."""
+    own = getattr(family, "make_objective", None)
+    if own is not None:
+        return own(spec)
+    return RolloutObjective(spec, family, horizon, normalizer)
