@@ -86,3 +86,33 @@ def bench_rollouts(task: str, rollouts: int = 3000, horizon: int | None = None,
         "loop_steps_per_s": loop_rate, "engine_over_loop": engine_rate / loop_rate,
         "loop_vs_engine_max_rel_diff": float((diff / scale).max()),
     }
+
+
+def bench_iteration(task: str, algo: str = "es-maml", sets: list[str] | None = None,
+                    repeats: int = 3, threads: int | None = None) -> dict[str, Any]:
+    """Seconds per paper-scale training iteration (the algorithm's defaults), best of `repeats`.
+
+    One warm-up iteration runs first (allocations, lazy imports). Iterations differ only in
+    their random draws, so each timed one costs the same work.
+    """
+    from workbench import config as cfg
+    from workbench.algorithm import algorithm_class
+
+    threads = threads or os.cpu_count() or 1
+    torch.set_num_threads(threads)
+    cls = algorithm_class(algo)
+    config = cfg.build(cls.defaults(), None, sets)
+    config["task"]["name"] = task
+    runner = cls(config)
+    runner.train_iteration(0)
+    best, steps, rollouts = float("inf"), 0, 0
+    for i in range(1, repeats + 1):
+        start = time.perf_counter()
+        result = runner.train_iteration(i)
+        elapsed = time.perf_counter() - start
+        if elapsed < best:
+            best, steps, rollouts = elapsed, result.env_steps, result.rollouts
+    return {"task": task, "algo": algo, "backend": config["backend"], "threads": threads,
+            "policy": runner.spec.describe(), "horizon": runner.horizon,
+            "rollouts_per_iteration": rollouts, "seconds_per_iteration": best,
+            "env_steps_per_s": steps / best}

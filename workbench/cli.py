@@ -19,9 +19,17 @@ from workbench.tasks import available
 
 
 def _bench(args: argparse.Namespace) -> int:
-    from workbench.bench import bench_rollouts
-    if args.what != "rollouts":
-        raise ValueError(f"unknown benchmark {args.what!r}")
+    from workbench.bench import bench_iteration, bench_rollouts
+    if args.what == "iteration":
+        result = bench_iteration(args.task, args.algo, args.set, threads=args.threads)
+        if not args.json:
+            print(f"{result['algo']} on {result['task']} ({result['policy']}, horizon "
+                  f"{result['horizon']}, {result['rollouts_per_iteration']} rollouts per "
+                  f"iteration, backend {result['backend']}, {result['threads']} thread(s))")
+            print(f"  {result['seconds_per_iteration']:.4f} s per iteration, "
+                  f"{result['env_steps_per_s']:,.0f} env-steps/s")
+        print(json.dumps(result))
+        return 0
     result = bench_rollouts(args.task, rollouts=args.rollouts, horizon=args.horizon,
                             policy=args.policy, threads=args.threads,
                             loop_rollouts=args.loop_rollouts, progress=not args.json)
@@ -108,7 +116,9 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.set_defaults(func=_evaluate)
 
     bench = sub.add_parser("bench", help="throughput benchmarks, reported as ratios")
-    bench.add_argument("what", choices=["rollouts"], help="what to benchmark")
+    bench.add_argument("what", choices=["rollouts", "iteration"],
+                       help="rollouts: engine vs per-rollout loop; iteration: one paper-scale "
+                            "training iteration")
     rl_tasks = sorted(n for n in available() if n != "sine")
     bench.add_argument("--task", required=True, choices=rl_tasks, metavar="TASK",
                        help="one of: " + ", ".join(rl_tasks))
@@ -118,6 +128,9 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--threads", type=int, default=None, help="default: all cores")
     bench.add_argument("--loop-rollouts", type=int, default=300,
                        help="how many of the rollouts the per-rollout loop replays")
+    bench.add_argument("--algo", default="es-maml", help="for `iteration` (default es-maml)")
+    bench.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                       help="for `iteration`: config overrides, e.g. --set policy=L")
     bench.add_argument("--json", action="store_true", help="print only the JSON line")
     bench.set_defaults(func=_bench)
 
