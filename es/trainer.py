@@ -101,6 +101,10 @@ class ESMAML(Algorithm):
             grad, skipped, pre, post, evaluations = self._zero_order(s)
         else:
             grad, skipped, pre, post, evaluations = self._first_order(s)
+        if not torch.isfinite(grad).all():
+            raise ValueError(f"training diverged at iteration {iteration}: non-finite values "
+                             f"or gradient (try a smaller beta or alpha, or "
+                             f"normalization=zscore); the last checkpoint is intact")
         if not skipped:
             self._step(grad)
         rollouts, env_steps, stats = Evaluation.cost_of(evaluations)
@@ -121,6 +125,11 @@ class ESMAML(Algorithm):
         tasks = self.family.sample_tasks((n + m) * tb,
                                          torch.Generator().manual_seed(derive(s, TASKS)))
         seeds = derive_many(derive(s, POINTS), torch.arange((n + m) * tb))
+        if c["estimator"] == "antithetic":
+            # Common random numbers: theta + sigma g and theta - sigma g meet the same tasks
+            # and the same noise, so their difference measures g's effect, not the tasks'.
+            h = (n // 2) * tb
+            tasks[h:2 * h], seeds[h:2 * h] = tasks[:h], seeds[:h]
         adapted = self.operator(self.objective, points, tasks, seeds)
         post = self.objective(adapted.thetas, tasks, derive_many(seeds, POST))
         values = post.values.reshape(n + m, tb).mean(1)
