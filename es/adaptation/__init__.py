@@ -17,6 +17,8 @@ REGISTRY: dict[str, str] = {
     "dpp": "es.adaptation.mc:DPPStep",
     "hc": "es.adaptation.hc:HillClimb",
     "exact-gradient": "es.adaptation.exact:ExactGradientStep",
+    "rbo": "es.adaptation.rbo:RegressionStep",
+    "asebo": "es.adaptation.asebo:ActiveSubspaceStep",
 }
 
 

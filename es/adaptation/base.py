@@ -53,6 +53,8 @@ class AdaptationOperator(abc.ABC):
                              f"{self.name!r}; valid: {valid}")
         self.K, self.sigma, self.alpha = int(K), float(sigma), float(alpha)
         self.options = {**self.OPTIONS, **options}
+        #: Operators with learned state update it only while training (never on test tasks).
+        self.training = True
 
     @abc.abstractmethod
     def __call__(self, objective: Objective, thetas: Tensor, tasks: Tensor,
