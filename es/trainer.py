@@ -62,6 +62,7 @@ class ESMAML(Algorithm):
         "optimizer": "sgd",
         "state_normalization": True,
         "task_batch": 1,
+        "common_tasks": False,
     }
 
     def __init__(self, config: dict[str, Any]) -> None:
@@ -122,9 +123,16 @@ class ESMAML(Algorithm):
                                          dtype=torch.float64)[0]
         points = torch.cat([self.theta + sigma * dirs, self.theta.expand(m, d)])
         points = points.repeat_interleave(tb, 0)
-        tasks = self.family.sample_tasks((n + m) * tb,
-                                         torch.Generator().manual_seed(derive(s, TASKS)))
-        seeds = derive_many(derive(s, POINTS), torch.arange((n + m) * tb))
+        if c["common_tasks"]:
+            # Every point meets the same tb tasks with the same noise (the reference's
+            # workers on a finite family): values then differ only through the points.
+            tasks = self.family.sample_tasks(tb, torch.Generator().manual_seed(derive(s, TASKS)))
+            seeds = derive_many(derive(s, POINTS), torch.arange(tb))
+            tasks, seeds = tasks.repeat(n + m), seeds.repeat(n + m)
+        else:
+            tasks = self.family.sample_tasks((n + m) * tb,
+                                             torch.Generator().manual_seed(derive(s, TASKS)))
+            seeds = derive_many(derive(s, POINTS), torch.arange((n + m) * tb))
         if c["estimator"] == "antithetic":
             # Common random numbers: theta + sigma g and theta - sigma g meet the same tasks
             # and the same noise, so their difference measures g's effect, not the tasks'.
@@ -190,14 +198,11 @@ class ESMAML(Algorithm):
         tasks = self.family.sample_tasks(n, torch.Generator().manual_seed(derive(s, TASKS)),
                                          split="test")
         seeds = derive_many(derive(s, POINTS), torch.arange(n))
-        training = getattr(self.operator, "training", None)
-        if training is not None:
-            self.operator.training = False  # learned operators do not learn from test tasks
+        self.operator.training = False  # learned operators do not learn from test tasks
         try:
             adapted = self.operator(self.objective, self.theta.expand(n, d).clone(), tasks, seeds)
         finally:
-            if training is not None:
-                self.operator.training = training
+            self.operator.training = True
         two_d = record and self.family.obs_dim == 2 and hasattr(self.family, "plot_goals")
         if hasattr(self.objective, "eval_values"):  # supervised: score on held-out points
             post = self.objective.eval_values(adapted.thetas, tasks, derive_many(seeds, POST))

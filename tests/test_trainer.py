@@ -58,6 +58,7 @@ def test_metrics_have_exactly_the_design_keys(tmp_path):
     ["adaptation=rbo"], ["adaptation=rbo", "adapt_options.decoder=ridge"], ["adaptation=asebo"],
     ["variant=fo-hessian"], ["variant=fo-nohessian"], ["estimator=antithetic"],
     ["estimator=vanilla", "sampler=orthogonal"], ["optimizer=adam", "normalization=ranks"],
+    ["task_batch=2", "common_tasks=true"],
 ])
 def test_every_component_runs_and_is_deterministic(tmp_path, sets):
     a = train(tmp_path / "a", "iterations=2", *sets)
