@@ -1,0 +1,274 @@
+"""What MAML-TRPO, ProMP and DiCE share: sampling a meta-batch, differentiable inner steps,
+test evaluation, Adam, checkpoints.
+
+One iteration (Finn et al. 2017; ProMP's meta-sampler):
+1. draw `meta_batch` training tasks;
+2. for each of `inner_steps` steps: K stochastic rollouts per task with the task's current
+   policy (all tasks in one batched simulator), returns / baseline / advantages per task,
+   one inner gradient step per task (`inner_lr`), giving each task its own parameters;
+3. K rollouts per task with the adapted policies (the "post-update" batch);
+4. the algorithm's outer update, which rebuilds the inner steps from theta with
+   `create_graph=True` so that the meta-gradient flows through them.
+
+Parameters: one flat vector theta `[P]` = `PolicySpec` mean parameters then `act_dim`
+log-stds (`GaussianPolicy.flat()` layout); per-task parameters are `[n, P]`.
+
+Randomness of iteration i derives from `(seed, i)` through `workbench.seeding`, so
+`state_dict` (theta, Adam moments, normaliser) is all a resume needs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from baselines import surrogates
+from baselines.advantages import BASELINES, Processed, process
+from baselines.sampler import Batch, distribution, gaussian_kl, log_prob, sample
+from workbench.algorithm import Algorithm, EvalResult, IterationResult
+from workbench.normalization import Normalizer
+from workbench.policies import GaussianPolicy, PolicySpec
+from workbench.rollout import evaluate as deterministic_rollouts
+from workbench.seeding import derive, derive_many
+
+INNER_LOSSES = ("vpg", "lvc", "dice")
+# Keys separating an iteration's streams of randomness.
+TASKS, ROLLOUTS, EVAL, DETERMINISTIC = 1, 2, 5, 6
+TRAJECTORY_PANELS = 8
+DTYPE = torch.float32
+
+
+def _choice(key: str, value: Any, valid: tuple[str, ...]) -> None:
+    if value not in valid:
+        raise ValueError(f"unknown {key} {value!r}; valid: {', '.join(valid)}")
+
+
+# -- inner steps -------------------------------------------------------------------------
+@dataclass
+class Step:
+    """One sampled phase: the batch and its fixed advantage data."""
+
+    batch: Batch
+    data: Processed
+
+
+def inner_loss(spec: PolicySpec, params: Tensor, step: Step, kind: str,
+               dice_mode: str = "adjusted") -> Tensor:
+    """Per-task inner losses `[n]` of per-task parameters `params [n, P]` on a phase."""
+    b, d = step.batch, step.data
+    logp = log_prob(spec, params, b)
+    if kind == "vpg":
+        return surrogates.vpg(logp, d.advantages, b.mask, b.n)
+    if kind == "lvc":
+        return surrogates.lvc(logp, b.logp.to(logp.dtype), d.advantages, b.mask, b.n)
+    if kind == "dice":
+        return surrogates.dice(logp, d.disc_rewards, d.disc_values, b.mask, b.n, dice_mode)
+    raise ValueError(f"unknown inner loss {kind!r}; valid: {', '.join(INNER_LOSSES)}")
+
+
+def adapt(spec: PolicySpec, params: Tensor, step: Step, kind: str, lr: float,
+          create_graph: bool, dice_mode: str = "adjusted") -> Tensor:
+    """One inner gradient step per task: `params - lr * grad inner_loss`, `[n, P]`.
+
+    With `create_graph` the result stays a differentiable function of `params` (second
+    derivatives flow through it); otherwise it is detached.
+    """
+    with torch.enable_grad():
+        if not create_graph:
+            params = params.detach().requires_grad_(True)
+        loss = inner_loss(spec, params, step, kind, dice_mode).sum()
+        (grad,) = torch.autograd.grad(loss, params, create_graph=create_graph)
+    out = params - lr * grad
+    return out if create_graph else out.detach()
+
+
+def adapted_chain(spec: PolicySpec, theta: Tensor, steps: list[Step], kind: str, lr: float,
+                  create_graph: bool, dice_mode: str = "adjusted") -> list[Tensor]:
+    """Per-task parameters before each inner step and after the last: `[Theta_0, ..., Theta_S]`,
+    each `[n, P]`, rebuilt from `theta [P]` on the recorded phases."""
+    n = steps[0].batch.n
+    chain = [theta.unsqueeze(0).expand(n, -1)]
+    for step in steps:
+        chain.append(adapt(spec, chain[-1], step, kind, lr, create_graph, dice_mode))
+    return chain
+
+
+def mean_kl(spec: PolicySpec, params: Tensor, batch: Batch) -> Tensor:
+    """Per-task mean KL(sampling policy || policy `params`) over the batch's valid steps: `[n]`."""
+    mu, log_std = distribution(spec, params, batch)
+    old_log_std = batch.log_std.repeat_interleave(batch.K, 0).unsqueeze(0).expand_as(mu)
+    kl = gaussian_kl(batch.means.to(mu.dtype), old_log_std.to(mu.dtype), mu, log_std)
+    return surrogates.kl_mean(kl, batch.mask.to(kl.dtype), batch.n)
+
+
+# -- the shared algorithm ------------------------------------------------------------------
+class PGMAML(Algorithm):
+    """Sampling, inner steps, evaluation and checkpoints common to the PG-MAML baselines."""
+
+    #: The inner loss the algorithm uses (`inner_loss` config key where configurable).
+    INNER_LOSS: str = "vpg"
+    #: Config keys every PG baseline has (subclasses' DEFAULTS start from these).
+    COMMON: dict[str, Any] = {
+        "meta_batch": 40,  # tasks per iteration [ProMP]
+        "inner_lr": 0.1,
+        "inner_steps": 1,
+        "gamma": 0.99,
+        "gae_lambda": 1.0,
+        "init_log_std": 0.0,
+        "baseline": "linear",
+        "normalize_advantages": True,
+        "state_normalization": False,
+    }
+
+    def __init__(self, config: dict[str, Any]) -> None:
+        super().__init__(config)
+        c = config
+        if hasattr(self.family, "make_objective"):
+            raise ValueError(f"{self.name} is a policy-gradient method and needs an RL task; "
+                             f"{self.family.name!r} is supervised (use es-maml with "
+                             f"adaptation=exact-gradient for it)")
+        for key in ("meta_batch", "inner_steps"):
+            if int(c[key]) < 1:
+                raise ValueError(f"{key} must be >= 1; got {c[key]}")
+        if float(c["inner_lr"]) < 0:
+            raise ValueError(f"inner_lr must be >= 0; got {c['inner_lr']}")
+        if not 0.0 <= float(c["gamma"]) <= 1.0:
+            raise ValueError(f"gamma must lie in [0, 1]; got {c['gamma']}")
+        if not 0.0 <= float(c["gae_lambda"]) <= 1.0:
+            raise ValueError(f"gae_lambda must lie in [0, 1]; got {c['gae_lambda']}")
+        _choice("baseline", c["baseline"], BASELINES)
+        self.K = int(c["K"])
+        self.meta_batch = int(c["meta_batch"])
+        self.inner_steps = int(c["inner_steps"])
+        self.inner_lr = float(c["inner_lr"])
+        self.normalizer = Normalizer(self.family.obs_dim, enabled=bool(c["state_normalization"]))
+        policy = GaussianPolicy(self.spec, float(c["init_log_std"]),
+                                generator=torch.Generator().manual_seed(self.seed))
+        self.theta = policy.flat().detach().to(DTYPE).clone()
+        self.adam = {"m": torch.zeros_like(self.theta), "v": torch.zeros_like(self.theta), "t": 0}
+
+    # -- pieces the algorithms use ---------------------------------------------------------
+    @property
+    def inner_kind(self) -> str:
+        return self.config.get("inner_loss", self.INNER_LOSS)
+
+    @property
+    def dice_mode(self) -> str:
+        return "adjusted" if self.config["baseline"] != "zero" else "none"
+
+    def _process(self, batch: Batch) -> Processed:
+        c = self.config
+        return process(batch, float(c["gamma"]), float(c["gae_lambda"]), c["baseline"],
+                       bool(c["normalize_advantages"]))
+
+    def _sample(self, params: Tensor, tasks: Tensor, seed: int, record: bool = False) -> Batch:
+        seeds = derive_many(seed, torch.arange(len(tasks) * self.K))
+        return sample(self.spec, self.family, params, tasks, self.K, self.horizon, seeds,
+                      self.normalizer, record=record, dtype=DTYPE)
+
+    def collect(self, tasks: Tensor, seed: int) -> tuple[list[Step], Step, Tensor]:
+        """Pre-update phases (one per inner step), the post-update phase, adapted params."""
+        params = self.theta.unsqueeze(0).expand(len(tasks), -1)
+        steps = []
+        for i in range(self.inner_steps):
+            batch = self._sample(params, tasks, derive(seed, ROLLOUTS, i))
+            step = Step(batch, self._process(batch))
+            steps.append(step)
+            params = adapt(self.spec, params, step, self.inner_kind, self.inner_lr,
+                           create_graph=False, dice_mode=self.dice_mode)
+        post = self._sample(params, tasks, derive(seed, ROLLOUTS, self.inner_steps))
+        return steps, Step(post, self._process(post)), params
+
+    def chain(self, theta: Tensor, steps: list[Step], create_graph: bool = True) -> list[Tensor]:
+        return adapted_chain(self.spec, theta, steps, self.inner_kind, self.inner_lr,
+                             create_graph, self.dice_mode)
+
+    def adam_step(self, grad: Tensor, lr: float) -> None:
+        """Adam descent (Kingma & Ba; torch.optim.Adam's defaults), state checkpointed."""
+        a = self.adam
+        a["t"] += 1
+        a["m"] = 0.9 * a["m"] + 0.1 * grad
+        a["v"] = 0.999 * a["v"] + 0.001 * grad.square()
+        m_hat = a["m"] / (1 - 0.9 ** a["t"])
+        v_hat = a["v"] / (1 - 0.999 ** a["t"])
+        self.theta = (self.theta - lr * m_hat / (v_hat.sqrt() + 1e-8)).detach()
+
+    def check_finite(self, iteration: int, *values: Tensor) -> None:
+        if not all(torch.isfinite(v).all() for v in (self.theta, *values)):
+            raise ValueError(f"training diverged at iteration {iteration}: non-finite loss, "
+                             f"gradient or parameters (try a smaller inner_lr or outer step); "
+                             f"the last checkpoint is intact")
+
+    # -- one training iteration ------------------------------------------------------------
+    def outer_update(self, steps: list[Step], post: Step, iteration: int) -> dict[str, float]:
+        """Update `self.theta` from the sampled phases; return TensorBoard extras."""
+        raise NotImplementedError
+
+    def train_iteration(self, iteration: int) -> IterationResult:
+        s = derive(self.seed, iteration)
+        tasks = self.family.sample_tasks(self.meta_batch,
+                                         torch.Generator().manual_seed(derive(s, TASKS)))
+        steps, post, _ = self.collect(tasks, s)
+        extras = self.outer_update(steps, post, iteration)
+        self.check_finite(iteration)
+        batches = [st.batch for st in steps] + [post.batch]
+        for b in batches:
+            self.normalizer.update(b.obs_stats)
+        extras.update({"pg/log_std_mean": float(self.theta[self.spec.num_params:].mean()),
+                       "pg/theta_norm": float(self.theta.norm())})
+        return IterationResult(
+            pre_return=float(steps[0].batch.returns.mean()),
+            post_return=float(post.batch.returns.mean()),
+            rollouts=sum(b.B for b in batches),
+            env_steps=sum(b.env_steps for b in batches),
+            extras=extras)
+
+    # -- test evaluation -------------------------------------------------------------------
+    def evaluate(self, iteration: int, record: bool = False) -> EvalResult:
+        """Adapt to test tasks from K stochastic rollouts each; score the MEAN policies.
+
+        `test/pre` and `test/post` are deterministic returns of the pre-update and adapted
+        mean networks (the workbench engine, as for ES-MAML); the stochastic returns of the
+        K pre-update and K post-update rollouts go to `extras`.
+        """
+        n, D = int(self.config["eval_adaptations"]), self.spec.num_params
+        s = derive(self.seed, EVAL, iteration)
+        tasks = self.family.sample_tasks(n, torch.Generator().manual_seed(derive(s, TASKS)),
+                                         split="test")
+        steps, post, adapted = self.collect(tasks, s)
+        seeds = derive_many(derive(s, DETERMINISTIC), torch.arange(n))
+        two_d = record and self.family.obs_dim == 2 and hasattr(self.family, "plot_goals")
+        pre = deterministic_rollouts(self.spec, self.family, self.theta[:D].expand(n, D), tasks,
+                                     self.horizon, self.normalizer, seeds=seeds, dtype=DTYPE)
+        det = deterministic_rollouts(self.spec, self.family, adapted[:, :D], tasks, self.horizon,
+                                     self.normalizer, seeds=seeds, record=two_d, dtype=DTYPE)
+        result = EvalResult(float(pre.returns.mean()), float(det.returns.mean()), extras={
+            "test/pre_adaptation_return_stochastic": float(steps[0].batch.returns.mean()),
+            "test/post_adaptation_return_stochastic": float(post.batch.returns.mean())})
+        if two_d and det.positions is not None:
+            first: dict[int, int] = {}
+            for i, t in enumerate(tasks.tolist()):
+                first.setdefault(t, i)
+            idx = torch.tensor(sorted(first.values(), key=lambda i: int(tasks[i]))[:TRAJECTORY_PANELS])
+            result.trajectories, result.trajectory_tasks = det.positions[:, idx], tasks[idx]
+        return result
+
+    # -- checkpoints -----------------------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        return {"theta": self.theta.clone(), "normalizer": self.normalizer.state_dict(),
+                "adam": {"m": self.adam["m"].clone(), "v": self.adam["v"].clone(),
+                         "t": self.adam["t"]}}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        theta = state["theta"]
+        if theta.shape != self.theta.shape:
+            raise ValueError(f"checkpoint theta has {theta.numel()} parameters; the configured "
+                             f"Gaussian policy {self.spec.describe()} has {self.theta.numel()} "
+                             f"({self.spec.num_params} mean + {self.spec.act_dim} log-std)")
+        self.theta = theta.to(DTYPE).clone()
+        self.normalizer.load_state_dict(state["normalizer"])
+        self.adam = {"m": state["adam"]["m"].to(DTYPE).clone(),
+                     "v": state["adam"]["v"].to(DTYPE).clone(), "t": int(state["adam"]["t"])}

@@ -1,0 +1,220 @@
+"""The PG trajectory sampler: Gaussian-policy rollouts of many tasks in lockstep.
+
+`sample(spec, family, params [n, P], tasks [n], K, horizon, seeds [n K])` runs K stochastic
+rollouts per task, each task with its OWN parameter vector (after an inner step every task
+has its own adapted policy), on one batched simulator of n K environments with one batched
+policy call per time step: the mean network is `PolicySpec.apply` on stacked weights
+(`[n, in, out]`, `torch.baddbmm`), the same population forward the ES side uses.
+
+Flat parameter layout (`GaussianPolicy.flat()`): the `PolicySpec` mean parameters `[D]`,
+then `act_dim` log-stds; `P = D + act_dim`. Actions are `mean + exp(log_std) * eps`,
+unbounded (each task clips them to its own bounds, as the deterministic engine does with
+`tanh` outputs); log-probabilities are SUMMED over action dimensions.
+
+Randomness: rollout b's reset noise and its action noise at step t are pure functions of
+`seeds[b]` (SplitMix64, `workbench.seeding`), so a rollout does not depend on which other
+rollouts share its batch, and an iteration is reproduced exactly from its seeds.
+
+Layout: rollouts are task-major, rollout b belongs to task b // K. Per-step tensors are
+`[T, B]` (B = n K); `Batch.per_task(x)` views them as `[T, n, K]`. An environment that
+reports done stops: its later steps are masked (`mask` 0) and add no reward.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from workbench import seeding
+from workbench.normalization import Normalizer
+from workbench.policies import PolicySpec
+from workbench.rollout import check_horizon
+from workbench.tasks.base import TaskFamily
+
+# Keys separating a rollout's streams of randomness.
+RESET, NOISE = 1, 2
+LOG_2PI = math.log(2.0 * math.pi)
+
+
+@dataclass
+class Batch:
+    """K stochastic rollouts for each of n tasks, recorded step by step."""
+
+    obs: Tensor  # [T, B, obs_dim] raw observations the actions were chosen on
+    actions: Tensor  # [T, B, act_dim]
+    rewards: Tensor  # [T, B] (0 on masked steps)
+    logp: Tensor  # [T, B] log-probs under the sampling policy (0 on masked steps)
+    means: Tensor  # [T, B, act_dim] the sampling policy's means (for KL terms)
+    log_std: Tensor  # [n, act_dim] the sampling policies' log-stds
+    mask: Tensor  # [T, B] 1.0 where the environment was alive when the action was taken
+    dones: Tensor  # [T, B] bool: the environment reported done at this step
+    tasks: Tensor  # [n] task ids
+    K: int  # rollouts per task
+    obs_mean: Tensor  # [obs_dim] the policy-input transform used: (obs - mean) * inv_std
+    obs_inv_std: Tensor  # [obs_dim]
+    obs_stats: Tensor  # [1 + 2 obs_dim] statistics of the observations seen (normaliser)
+    returns: Tensor  # [B] undiscounted return of each rollout (accumulated step by step, so
+    #                  a rollout's value does not depend on the batch's size or layout)
+    positions: Tensor | None = None  # [T + 1, B, 2] when recorded
+
+    @property
+    def T(self) -> int:
+        return self.rewards.shape[0]
+
+    @property
+    def B(self) -> int:
+        return self.rewards.shape[1]
+
+    @property
+    def n(self) -> int:
+        return len(self.tasks)
+
+    @property
+    def lengths(self) -> Tensor:
+        return self.mask.sum(0).to(torch.int64)
+
+    @property
+    def env_steps(self) -> int:
+        return int(self.mask.sum())
+
+    def per_task(self, x: Tensor) -> Tensor:
+        """`[T, B, ...]` -> `[T, n, K, ...]` (a view)."""
+        return x.reshape(x.shape[0], self.n, self.K, *x.shape[2:])
+
+    def policy_input(self) -> Tensor:
+        return (self.obs - self.obs_mean) * self.obs_inv_std
+
+
+def split_params(spec: PolicySpec, params: Tensor) -> tuple[Tensor, Tensor]:
+    """`params [n, D + act_dim]` -> mean parameters `[n, D]` and log-stds `[n, act_dim]`."""
+    if params.dim() != 2 or params.shape[1] != spec.num_params + spec.act_dim:
+        raise ValueError(f"parameters have shape {tuple(params.shape)}; this Gaussian policy "
+                         f"({spec.describe()}) expects [n, {spec.num_params + spec.act_dim}] "
+                         f"({spec.num_params} mean + {spec.act_dim} log-std)")
+    return params[:, :spec.num_params], params[:, spec.num_params:]
+
+
+def policy_means(spec: PolicySpec, params: Tensor, x: Tensor) -> Tensor:
+    """Per-task means: `params [n, P]`, policy inputs `x [n, M, obs_dim]` -> `[n, M, act]`.
+
+    Differentiable in `params` (stacked weights through `baddbmm`), so inner updates can be
+    differentiated through.
+    """
+    mean_params, _ = split_params(spec, params)
+    return spec.apply(spec.unflatten(mean_params), x.to(params.dtype))
+
+
+def gaussian_log_prob(actions: Tensor, mean: Tensor, log_std: Tensor) -> Tensor:
+    """Diagonal-Gaussian log-density summed over the last (action) dimension."""
+    z = (actions - mean) * torch.exp(-log_std)
+    return (-0.5 * z.square() - log_std - 0.5 * LOG_2PI).sum(-1)
+
+
+def gaussian_kl(mean0: Tensor, log_std0: Tensor, mean1: Tensor, log_std1: Tensor) -> Tensor:
+    """KL(N(mean0, std0) || N(mean1, std1)) for diagonal Gaussians, summed over actions."""
+    var0, var1 = torch.exp(2 * log_std0), torch.exp(2 * log_std1)
+    return (log_std1 - log_std0 + (var0 + (mean0 - mean1).square()) / (2 * var1) - 0.5).sum(-1)
+
+
+def distribution(spec: PolicySpec, params: Tensor, batch: Batch) -> tuple[Tensor, Tensor]:
+    """Means `[T, B, act]` and log-stds `[T, B, act]` of per-task policies `params [n, P]`
+    on the batch's observations (task i's policy on task i's rollouts)."""
+    T, n, K = batch.T, batch.n, batch.K
+    if params.shape[0] != n:
+        raise ValueError(f"got {params.shape[0]} parameter vectors for a batch of {n} tasks")
+    x = batch.per_task(batch.policy_input())  # [T, n, K, obs]
+    x = x.permute(1, 0, 2, 3).reshape(n, T * K, -1)
+    mu = policy_means(spec, params, x).reshape(n, T, K, -1).permute(1, 0, 2, 3)
+    _, log_std = split_params(spec, params)
+    log_std = log_std[None, :, None, :].expand_as(mu)
+    return mu.reshape(T, n * K, -1), log_std.reshape(T, n * K, -1)
+
+
+def log_prob(spec: PolicySpec, params: Tensor, batch: Batch) -> Tensor:
+    """`[T, B]` log-probs of the batch's actions under per-task policies `params [n, P]`,
+    zero on masked steps."""
+    mu, log_std = distribution(spec, params, batch)
+    lp = gaussian_log_prob(batch.actions.to(mu.dtype), mu, log_std)
+    return lp * batch.mask.to(lp.dtype)
+
+
+def standard_normal(seeds: Tensor, n: int, dtype: torch.dtype) -> Tensor:
+    """`[B, n]` N(0, 1) draws, row b a function of `seeds[b]` alone (Box-Muller)."""
+    u = seeding.uniform(seeds, 2 * n)  # float64 in [0, 1)
+    radius = torch.sqrt(-2.0 * torch.log1p(-u[:, :n]))  # 1 - u in (0, 1]
+    return (radius * torch.cos(2.0 * math.pi * u[:, n:])).to(dtype)
+
+
+@torch.no_grad()
+def sample(spec: PolicySpec, family: TaskFamily, params: Tensor, tasks: Tensor, K: int,
+           horizon: int, seeds: Tensor, normalizer: Normalizer | None = None,
+           record: bool = False, dtype: torch.dtype = torch.float32) -> Batch:
+    """K stochastic rollouts of `params[i]` on `tasks[i]` for every i, all in lockstep.
+
+    `seeds [n K]` (task-major) drive each rollout's reset and action noise. The normaliser
+    (if any) is read, not updated: the caller merges `Batch.obs_stats` afterwards.
+    """
+    check_horizon(horizon)
+    if spec.obs_dim != family.obs_dim or spec.act_dim != family.act_dim:
+        raise ValueError(f"policy {spec.describe()} does not fit task {family.name} "
+                         f"(obs_dim {family.obs_dim}, act_dim {family.act_dim})")
+    if not isinstance(K, int) or K < 1:
+        raise ValueError(f"K (rollouts per task) must be a positive integer; got {K!r}")
+    tasks = torch.as_tensor(tasks, dtype=torch.int64).reshape(-1)
+    params = params.detach().to(dtype)
+    n = len(tasks)
+    if params.shape[0] != n:
+        raise ValueError(f"got {params.shape[0]} parameter vectors but {n} task ids; "
+                         f"sample pairs them one to one")
+    mean_params, log_std = split_params(spec, params)
+    seeds = torch.as_tensor(seeds, dtype=torch.int64).reshape(-1)
+    B, act_dim = n * K, spec.act_dim
+    if len(seeds) != B:
+        raise ValueError(f"need one seed per rollout ({n} tasks x {K} = {B}); got {len(seeds)}")
+    norm = normalizer or Normalizer(family.obs_dim, enabled=False)
+    obs_mean, obs_inv_std = (t.to(dtype) for t in norm.transform())
+    layers = spec.unflatten(mean_params)
+    std = torch.exp(log_std).unsqueeze(1)  # [n, 1, act]
+    # log N(a; mu, std) summed over actions, with a = mu + std eps: -|eps|^2/2 - sum log std - ...
+    logp_const = -(log_std.sum(-1) + 0.5 * act_dim * LOG_2PI).repeat_interleave(K)  # [B]
+    noise_seeds = seeding.derive_many(seeds, NOISE)
+
+    sim = family.make_sim(tasks.repeat_interleave(K), dtype)
+    obs = sim.reset(seeding.derive_many(seeds, RESET)).to(dtype)
+    alive = torch.ones(B, dtype=torch.bool)
+    returns = torch.zeros(B, dtype=dtype)
+    rec = {k: [] for k in ("obs", "actions", "rewards", "logp", "means", "mask", "dones")}
+    positions = [sim.position().clone()] if record else None
+    for t in range(horizon):
+        mu = spec.apply(layers, ((obs - obs_mean) * obs_inv_std).reshape(n, K, -1))
+        eps = standard_normal(seeding.derive_many(noise_seeds, t), act_dim, dtype)
+        actions = (mu + std * eps.reshape(n, K, act_dim)).reshape(B, act_dim)
+        live = alive.to(dtype)
+        rec["obs"].append(obs)
+        rec["actions"].append(actions)
+        rec["means"].append(mu.reshape(B, act_dim))
+        rec["logp"].append((-0.5 * eps.square().sum(-1) + logp_const) * live)
+        rec["mask"].append(live)
+        obs, reward, done = sim.step(actions)
+        obs = obs.to(dtype)
+        reward = reward.to(dtype) * live
+        returns += reward
+        rec["rewards"].append(reward)
+        rec["dones"].append(done & alive)
+        if record:
+            positions.append(sim.position().clone())
+        alive = alive & ~done
+        if not alive.any():
+            break
+    out = {k: torch.stack(v) for k, v in rec.items()}
+    seen = out["obs"][out["mask"].bool()].to(torch.float64)
+    stats = torch.cat([torch.tensor([float(seen.shape[0])], dtype=torch.float64),
+                       seen.sum(0), seen.square().sum(0)])
+    return Batch(obs=out["obs"], actions=out["actions"], rewards=out["rewards"],
+                 logp=out["logp"], means=out["means"], log_std=log_std.clone(),
+                 mask=out["mask"], dones=out["dones"], tasks=tasks, K=K, obs_mean=obs_mean,
+                 obs_inv_std=obs_inv_std, obs_stats=stats, returns=returns,
+                 positions=torch.stack(positions) if record else None)
