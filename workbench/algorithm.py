@@ -52,6 +52,9 @@ class Algorithm(abc.ABC):
     def __init__(self, config: dict[str, Any]) -> None:
         self.config = config
         self.family = make_family_from(config)
+        threads = getattr(self.family, "torch_threads", None)
+        if threads:
+            torch.set_num_threads(threads)
         self.spec = policy_spec_from(config, self.family)
         self.horizon = int(config["horizon"] or self.family.default_horizon)
         self.seed = int(config["seed"])

@@ -37,6 +37,14 @@ def _bench(args: argparse.Namespace) -> int:
         print(f"task {result['task']}: {result['rollouts']} rollouts x horizon "
               f"{result['horizon']}, policy {result['policy']}, {result['threads']} thread(s)")
         print(f"  batched engine   {result['engine_steps_per_s']:14,.0f} env-steps/s")
+    if not args.json and "raw_steps_per_s" in result:  # a MuJoCo task
+        print(f"  raw replay       {result['raw_steps_per_s']:14,.0f} env-steps/s "
+              f"(mujoco.rollout of the engine's controls, 1 thread)")
+        print(f"  gymnasium loop   {result['gym_steps_per_s']:14,.0f} env-steps/s "
+              f"(env.step, first {result['gym_rollouts']} rollouts)")
+        print(f"  engine / raw     {result['engine_over_raw']:14.2f}")
+        print(f"  engine / gym     {result['engine_over_gym']:14.2f}")
+    elif not args.json:
         print(f"  per-rollout loop {result['loop_steps_per_s']:14,.0f} env-steps/s "
               f"(first {result['loop_rollouts']} rollouts)")
         print(f"  engine / loop    {result['engine_over_loop']:14.1f}x")
@@ -79,6 +87,19 @@ def _evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _compare(args: argparse.Namespace) -> int:
+    from workbench.compare import compare
+    algos = [a.strip() for a in args.algos.split(",") if a.strip()]
+    result = compare(args.task, algos, args.seeds, args.budget_rollouts, args.out, args.set,
+                     progress=not args.quiet)
+    print(result["markdown"])
+    print(f"CSV: {result['csv']}")
+    for png in result["pngs"]:
+        print(f"plot: {png}")
+    print(f"table: {result['table']}")
+    return 0
+
+
 def _tasks(args: argparse.Namespace) -> int:
     from workbench.tasks import family_class
     for name in sorted(available()):
@@ -115,6 +136,18 @@ def build_parser() -> argparse.ArgumentParser:
                           help="test adaptations (default: the run's eval_adaptations)")
     evaluate.set_defaults(func=_evaluate)
 
+    comp = sub.add_parser("compare", help="several algorithms, same task, seeds and budget")
+    comp.add_argument("--task", required=True, help="task family")
+    comp.add_argument("--algos", required=True, help="comma-separated, e.g. es-maml,promp")
+    comp.add_argument("--seeds", type=int, default=3)
+    comp.add_argument("--budget-rollouts", type=int, required=True,
+                      help="training rollouts each run may spend")
+    comp.add_argument("--out", required=True)
+    comp.add_argument("--set", action="append", default=[], metavar="[ALGO:]KEY=VALUE",
+                      help="config override for every algorithm that has KEY, or for ALGO only")
+    comp.add_argument("--quiet", action="store_true")
+    comp.set_defaults(func=_compare)
+
     bench = sub.add_parser("bench", help="throughput benchmarks, reported as ratios")
     bench.add_argument("what", choices=["rollouts", "iteration"],
                        help="rollouts: engine vs per-rollout loop; iteration: one paper-scale "
@@ -122,7 +155,8 @@ def build_parser() -> argparse.ArgumentParser:
     rl_tasks = sorted(n for n in available() if n != "sine")
     bench.add_argument("--task", required=True, choices=rl_tasks, metavar="TASK",
                        help="one of: " + ", ".join(rl_tasks))
-    bench.add_argument("--rollouts", type=int, default=3000)
+    bench.add_argument("--rollouts", type=int, default=None,
+                       help="default: 3000; MuJoCo tasks: 100-300, per robot")
     bench.add_argument("--horizon", type=int, default=None, help="default: the task's")
     bench.add_argument("--policy", default="L", choices=["L", "H", "HH"])
     bench.add_argument("--threads", type=int, default=None, help="default: all cores")

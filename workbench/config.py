@@ -30,6 +30,7 @@ COMMON_DEFAULTS: dict[str, Any] = {
     "eval_adaptations": 200,  # test adaptations per evaluation, spread over the test tasks
     "checkpoint_every": 50,
     "backend": "local",
+    "budget_rollouts": 0,  # > 0: stop once this many training rollouts are spent
 }
 #: Keys whose value is a free-form mapping, validated by its owner.
 OPEN_SECTIONS = ("task", "adapt_options")

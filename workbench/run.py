@@ -27,7 +27,7 @@ from workbench.algorithm import Algorithm, EvalResult, algorithm_class
 from workbench.plotting import save_figure, trajectory_figure
 
 #: Config keys a resume may change: they do not alter any number the run computes.
-RESUMABLE_KEYS = ("iterations", "checkpoint_every", "backend")
+RESUMABLE_KEYS = ("iterations", "checkpoint_every", "backend", "budget_rollouts")
 
 
 class RunDir:
@@ -159,7 +159,9 @@ def train(run: RunDir, config: dict[str, Any], resume: bool = False,
                 "train/pre_adaptation_return": float(result.pre_return),
                 "train/post_adaptation_return": float(result.post_return),
             }
-            if is_eval_iteration(it, int(config["eval_every"])):
+            budget = int(config.get("budget_rollouts") or 0)
+            spent = budget > 0 and counters["rollouts"] >= budget
+            if is_eval_iteration(it, int(config["eval_every"])) or spent:
                 last_eval = algo.evaluate(it, record=True)
                 record.update(eval_record(last_eval))
                 last_png = write_trajectories(run, algo, last_eval, it, writer) or last_png
@@ -177,11 +179,15 @@ def train(run: RunDir, config: dict[str, Any], resume: bool = False,
             bar.set_postfix(post=f"{record['train/post_adaptation_return']:.1f}",
                             test=f"{last_eval.post_return:.1f}" if last_eval else "-")
             done = it + 1
+            if spent:
+                total = done
             if flag["stop"] or done == total or done % int(config["checkpoint_every"]) == 0:
                 checkpoint.save(run.checkpoints, done,
                                 {**expect, **counters, "state": algo.state_dict()})
             if flag["stop"] and done < total:
                 stopped = True
+                break
+            if spent:
                 break
     bar.close()
     writer.close()

@@ -20,6 +20,15 @@ REGISTRY: dict[str, str] = {
     "six-circles": "workbench.tasks.circles:SixCircles",
     "cartpole-biased": "workbench.tasks.cartpole:BiasedCartPole",
     "sine": "workbench.tasks.sine:SineRegression",
+    "halfcheetah-fb": "workbench.tasks.locomotion:HalfCheetahFB",
+    "halfcheetah-gv": "workbench.tasks.locomotion:HalfCheetahGV",
+    "ant-fb": "workbench.tasks.locomotion:AntFB",
+    "ant-gv": "workbench.tasks.locomotion:AntGV",
+    "ant-goal": "workbench.tasks.locomotion:AntGoal",
+    "swimmer-fb": "workbench.tasks.locomotion:SwimmerFB",
+    "swimmer-gv": "workbench.tasks.locomotion:SwimmerGV",
+    "walker2d-fb": "workbench.tasks.locomotion:Walker2dFB",
+    "walker2d-gv": "workbench.tasks.locomotion:Walker2dGV",
 }
 
 

@@ -1,0 +1,222 @@
+"""MuJoCo locomotion meta-RL families (ES-MAML §4.2, §4.4, A.5, A.7.1) on gymnasium's v5 robots.
+
+Task kinds, with v = forward velocity (x_after - x_before) / dt as v5 computes it:
+- Forward-Backward (`*-fb`): d in {-1, +1}, r = d * v. Finite: 2 tasks, (N, N, N) split.
+- Goal-Velocity (`*-gv`): v* ~ U[velocity_low, velocity_high], r = -|v - v*|. (50, 5) split.
+- Goal-Position (`ant-goal`): goal uniform in the disk of radius `goal_radius` (3),
+  r = -||torso xy - goal||_1. (50, 5) split.
+Each reward then loses v5's control cost (weight `ctrl_cost_weight`, v5's default except for
+Ant) and, for Walker2d, gains v5's healthy reward; Walker2d terminates as v5 does.
+
+Ant (A.7.1): the paper removes the auxiliary terms -- control cost, contact cost and
+survival bonus -- and keeps only the goal-distance cost or forward-movement reward, so the
+Ant defaults are ctrl_cost_weight 0, healthy_reward 0 and no termination (without a survival
+bonus, ending an episode early would only stop a negative goal-position or goal-velocity
+reward: falling over would pay). Every choice and deviation is in docs/tasks.md.
+
+Task parameters common to all: `engine` (`batch` | `loop`), `nthread` (physics threads of
+the batch engine; default all cores), `ctrl_cost_weight`.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from workbench.tasks.base import TaskFamily
+from workbench.tasks.mujoco_sim import (ANT, ENGINES, HALF_CHEETAH, SWIMMER, WALKER2D,
+                                        MujocoSim, Robot)
+
+
+class LocomotionFamily(TaskFamily):
+    #: Torch threads for any process that steps these tasks: MuJoCo's own threads own the
+    #: cores (DESIGN.md §5); set once when an algorithm is built, so every iteration of a
+    #: run (resumed or not) runs its torch code on the same thread count.
+    torch_threads = 1
+    """A MuJoCo robot with a task reward; subclasses pick the robot and the task kind."""
+
+    robot: ClassVar[Robot]
+    default_horizon = 200
+    #: default rollout count of `workbench bench rollouts` (a few seconds of physics a pass)
+    bench_rollouts: ClassVar[int] = 300
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        p = self.params
+        if p["engine"] not in ENGINES:
+            raise ValueError(f"unknown engine {p['engine']!r} for {self.name}; "
+                             f"valid: {', '.join(ENGINES)}")
+        if p["nthread"] is not None and (not isinstance(p["nthread"], int)
+                                         or isinstance(p["nthread"], bool) or p["nthread"] < 1):
+            raise ValueError(f"{self.name}: nthread must be a positive integer (or None for "
+                             f"all cores); got {p['nthread']!r}")
+        if float(p["ctrl_cost_weight"]) < 0:
+            raise ValueError(f"{self.name}: ctrl_cost_weight must be >= 0")
+
+    @property
+    def nthread(self) -> int:
+        return self.params["nthread"] or os.cpu_count() or 1
+
+    @property
+    def dt(self) -> float:
+        return self.robot.dt
+
+    def make_sim(self, tasks: Tensor, dtype: torch.dtype = torch.float32) -> MujocoSim:
+        return MujocoSim(self, tasks, dtype)
+
+    def task_reward(self, sim: MujocoSim, velocity: np.ndarray) -> np.ndarray:
+        """The task's term of the reward `[B]` (float64), before the control cost."""
+        raise NotImplementedError
+
+
+def robot_params(robot: Robot, **extra: Any) -> dict[str, Any]:
+    return {"engine": "batch", "nthread": None, "ctrl_cost_weight": robot.ctrl_cost_weight,
+            **extra}
+
+
+WALKER_EXTRA = {"healthy_reward": 1.0, "terminate_when_unhealthy": True}
+ANT_EXTRA = {"ctrl_cost_weight": 0.0, "healthy_reward": 0.0, "terminate_when_unhealthy": False}
+
+
+# -- task kinds -------------------------------------------------------------------------
+class ForwardBackward(LocomotionFamily):
+    """d in {-1, +1}: run forward or backward; r = d * v."""
+
+    def enumerate_tasks(self) -> Tensor:
+        return torch.tensor([[-1.0], [1.0]], dtype=torch.float64)
+
+    def task_reward(self, sim: MujocoSim, velocity: np.ndarray) -> np.ndarray:
+        return sim.task_params[:, 0] * velocity
+
+    def get_task(self, task: int) -> dict[str, Any]:
+        return {"id": int(task), "direction": float(self.table[int(task), 0])}
+
+
+class GoalVelocity(LocomotionFamily):
+    """v* ~ U[velocity_low, velocity_high]; r = -|v - v*|."""
+
+    DEFAULT_SPLIT = (50, 5)
+
+    def __init__(self, **kwargs: Any) -> None:
+        lo = kwargs.get("velocity_low", self.PARAMS["velocity_low"])
+        hi = kwargs.get("velocity_high", self.PARAMS["velocity_high"])
+        if not float(lo) <= float(hi):
+            raise ValueError(f"{self.name}: velocity_low ({lo}) must not exceed "
+                             f"velocity_high ({hi})")
+        super().__init__(**kwargs)
+
+    def draw_tasks(self, n: int, generator: torch.Generator) -> Tensor:
+        lo, hi = float(self.params["velocity_low"]), float(self.params["velocity_high"])
+        return lo + (hi - lo) * torch.rand(n, 1, generator=generator, dtype=torch.float64)
+
+    def task_reward(self, sim: MujocoSim, velocity: np.ndarray) -> np.ndarray:
+        return -np.abs(velocity - sim.task_params[:, 0])
+
+    def get_task(self, task: int) -> dict[str, Any]:
+        return {"id": int(task), "velocity": float(self.table[int(task), 0])}
+
+
+class GoalPosition(LocomotionFamily):
+    """goal uniform in the disk of radius `goal_radius`; r = -||torso xy - goal||_1."""
+
+    DEFAULT_SPLIT = (50, 5)
+
+    def __init__(self, **kwargs: Any) -> None:
+        if float(kwargs.get("goal_radius", self.PARAMS["goal_radius"])) <= 0:
+            raise ValueError(f"{self.name}: goal_radius must be positive")
+        super().__init__(**kwargs)
+
+    def draw_tasks(self, n: int, generator: torch.Generator) -> Tensor:
+        u = torch.rand(n, 2, generator=generator, dtype=torch.float64)
+        r = float(self.params["goal_radius"]) * u[:, 0].sqrt()
+        angle = 2.0 * math.pi * u[:, 1]
+        return torch.stack([r * angle.cos(), r * angle.sin()], 1)
+
+    def task_reward(self, sim: MujocoSim, velocity: np.ndarray) -> np.ndarray:
+        # the torso is the root of the free joint: its xy is qpos[0:2] after the step
+        return -np.abs(sim.engine.qpos[:, :2] - sim.task_params).sum(1)
+
+    def get_task(self, task: int) -> dict[str, Any]:
+        return {"id": int(task), "goal": self.table[int(task)].tolist()}
+
+    def plot_goals(self, task: int) -> list[tuple[float, float, str]]:
+        x, y = self.table[int(task)].tolist()
+        return [(x, y, "goal")]
+
+
+# -- the nine families -----------------------------------------------------------------
+class HalfCheetahFB(ForwardBackward):
+    name = "halfcheetah-fb"
+    robot = HALF_CHEETAH
+    obs_dim, act_dim = robot.obs_dim, robot.act_dim
+    PARAMS = robot_params(robot)
+
+
+class HalfCheetahGV(GoalVelocity):
+    name = "halfcheetah-gv"
+    robot = HALF_CHEETAH
+    obs_dim, act_dim = robot.obs_dim, robot.act_dim
+    PARAMS = robot_params(robot, velocity_low=0.0, velocity_high=2.0)  # MAML; ProMP: [0, 3]
+
+
+class SwimmerFB(ForwardBackward):
+    name = "swimmer-fb"
+    robot = SWIMMER
+    obs_dim, act_dim = robot.obs_dim, robot.act_dim
+    PARAMS = robot_params(robot)
+    bench_rollouts = 200
+
+
+class SwimmerGV(GoalVelocity):
+    name = "swimmer-gv"
+    robot = SWIMMER
+    obs_dim, act_dim = robot.obs_dim, robot.act_dim
+    PARAMS = robot_params(robot, velocity_low=0.1, velocity_high=0.2)  # ProMP
+    bench_rollouts = 200
+
+
+class Walker2dFB(ForwardBackward):
+    name = "walker2d-fb"
+    robot = WALKER2D
+    obs_dim, act_dim = robot.obs_dim, robot.act_dim
+    PARAMS = robot_params(robot, **WALKER_EXTRA)
+
+
+class Walker2dGV(GoalVelocity):
+    name = "walker2d-gv"
+    robot = WALKER2D
+    obs_dim, act_dim = robot.obs_dim, robot.act_dim
+    PARAMS = robot_params(robot, velocity_low=0.0, velocity_high=2.0, **WALKER_EXTRA)
+
+
+class AntFB(ForwardBackward):
+    name = "ant-fb"
+    robot = ANT
+    obs_dim, act_dim = robot.obs_dim, robot.act_dim
+    PARAMS = robot_params(robot, **ANT_EXTRA)
+    bench_rollouts = 100
+
+
+class AntGV(GoalVelocity):
+    name = "ant-gv"
+    robot = ANT
+    obs_dim, act_dim = robot.obs_dim, robot.act_dim
+    PARAMS = robot_params(robot, velocity_low=0.0, velocity_high=3.0, **ANT_EXTRA)  # MAML
+    bench_rollouts = 100
+
+
+class AntGoal(GoalPosition):
+    name = "ant-goal"
+    robot = ANT
+    obs_dim, act_dim = robot.obs_dim, robot.act_dim
+    PARAMS = robot_params(robot, goal_radius=3.0, **ANT_EXTRA)
+    bench_rollouts = 100
+
+
+FAMILIES = (HalfCheetahFB, HalfCheetahGV, AntFB, AntGV, AntGoal, SwimmerFB, SwimmerGV,
+            Walker2dFB, Walker2dGV)
