@@ -28,8 +28,9 @@ from torch import Tensor
 from baselines import surrogates
 from baselines.advantages import BASELINES, Processed, process
 from baselines.sampler import Batch, distribution, gaussian_kl, log_prob, sample
-from workbench.algorithm import Algorithm, EvalResult, IterationResult
+from workbench.algorithm import Algorithm, EvalResult, IterationResult, one_per_task
 from workbench.normalization import Normalizer
+from workbench.optim import Adam
 from workbench.policies import GaussianPolicy, PolicySpec
 from workbench.rollout import evaluate as deterministic_rollouts
 from workbench.seeding import derive, derive_many
@@ -37,7 +38,6 @@ from workbench.seeding import derive, derive_many
 INNER_LOSSES = ("vpg", "lvc", "dice")
 # Keys separating an iteration's streams of randomness.
 TASKS, ROLLOUTS, EVAL, DETERMINISTIC = 1, 2, 5, 6
-TRAJECTORY_PANELS = 8
 DTYPE = torch.float32
 
 
@@ -148,7 +148,7 @@ class PGMAML(Algorithm):
         policy = GaussianPolicy(self.spec, float(c["init_log_std"]),
                                 generator=torch.Generator().manual_seed(self.seed))
         self.theta = policy.flat().detach().to(DTYPE).clone()
-        self.adam = {"m": torch.zeros_like(self.theta), "v": torch.zeros_like(self.theta), "t": 0}
+        self.adam = Adam(self.theta)
 
     # -- pieces the algorithms use ---------------------------------------------------------
     @property
@@ -187,14 +187,8 @@ class PGMAML(Algorithm):
                              create_graph, self.dice_mode)
 
     def adam_step(self, grad: Tensor, lr: float) -> None:
-        """Adam descent (Kingma & Ba; torch.optim.Adam's defaults), state checkpointed."""
-        a = self.adam
-        a["t"] += 1
-        a["m"] = 0.9 * a["m"] + 0.1 * grad
-        a["v"] = 0.999 * a["v"] + 0.001 * grad.square()
-        m_hat = a["m"] / (1 - 0.9 ** a["t"])
-        v_hat = a["v"] / (1 - 0.999 ** a["t"])
-        self.theta = (self.theta - lr * m_hat / (v_hat.sqrt() + 1e-8)).detach()
+        """Adam descent (torch.optim.Adam's defaults), state checkpointed."""
+        self.theta = (self.theta - lr * self.adam.direction(grad)).detach()
 
     def check_finite(self, iteration: int, *values: Tensor) -> None:
         if not all(torch.isfinite(v).all() for v in (self.theta, *values)):
@@ -249,18 +243,13 @@ class PGMAML(Algorithm):
             "test/pre_adaptation_return_stochastic": float(steps[0].batch.returns.mean()),
             "test/post_adaptation_return_stochastic": float(post.batch.returns.mean())})
         if two_d and det.positions is not None:
-            first: dict[int, int] = {}
-            for i, t in enumerate(tasks.tolist()):
-                first.setdefault(t, i)
-            idx = torch.tensor(sorted(first.values(), key=lambda i: int(tasks[i]))[:TRAJECTORY_PANELS])
-            result.trajectories, result.trajectory_tasks = det.positions[:, idx], tasks[idx]
+            result.trajectories, result.trajectory_tasks = one_per_task(det.positions, tasks)
         return result
 
     # -- checkpoints -----------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
         return {"theta": self.theta.clone(), "normalizer": self.normalizer.state_dict(),
-                "adam": {"m": self.adam["m"].clone(), "v": self.adam["v"].clone(),
-                         "t": self.adam["t"]}}
+                "adam": self.adam.state_dict()}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         theta = state["theta"]
@@ -270,5 +259,4 @@ class PGMAML(Algorithm):
                              f"({self.spec.num_params} mean + {self.spec.act_dim} log-std)")
         self.theta = theta.to(DTYPE).clone()
         self.normalizer.load_state_dict(state["normalizer"])
-        self.adam = {"m": state["adam"]["m"].to(DTYPE).clone(),
-                     "v": state["adam"]["v"].to(DTYPE).clone(), "t": int(state["adam"]["t"])}
+        self.adam.load_state_dict(state["adam"])

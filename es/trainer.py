@@ -27,16 +27,16 @@ from es.adaptation import make_operator
 from es.adaptation.base import query
 from es.estimators import KINDS, NORMALIZATIONS, es_gradient, es_hessian_vector, normalize_values
 from es.samplers import SAMPLERS, make_sampler
-from workbench.algorithm import Algorithm, EvalResult, IterationResult
+from workbench.algorithm import Algorithm, EvalResult, IterationResult, one_per_task
 from workbench.normalization import Normalizer
 from workbench.objective import Evaluation, make_objective
+from workbench.optim import Adam
 from workbench.seeding import derive, derive_many
 
 VARIANTS = ("zero-order", "fo-hessian", "fo-nohessian")
 OPTIMIZERS = ("sgd", "adam")
 # Keys separating an iteration's streams of randomness.
 DIRECTIONS, TASKS, POINTS, POST, EVAL, FO_FIRST, FO_SECOND = 1, 2, 3, 4, 5, 6, 7
-TRAJECTORY_PANELS = 8
 
 
 def _choice(key: str, value: Any, valid: tuple[str, ...]) -> None:
@@ -92,8 +92,7 @@ class ESMAML(Algorithm):
         self.operator = make_operator(c["adaptation"], K=int(c["K"]), sigma=float(c["adapt_sigma"]),
                                       alpha=float(c["alpha"]), **(c["adapt_options"] or {}))
         self.theta = self.spec.init(torch.Generator().manual_seed(self.seed), dtype=torch.float64)
-        self.adam = {"m": torch.zeros_like(self.theta), "v": torch.zeros_like(self.theta),
-                     "t": 0}
+        self.adam = Adam(self.theta)
 
     # -- one training iteration ------------------------------------------------------
     def train_iteration(self, iteration: int) -> IterationResult:
@@ -182,14 +181,8 @@ class ESMAML(Algorithm):
         beta = float(self.config["beta"])
         if self.config["optimizer"] == "sgd":
             self.theta = self.theta + beta * grad
-            return
-        a = self.adam  # Adam ascent (Kingma & Ba), kept here so its state is checkpointed
-        a["t"] += 1
-        a["m"] = 0.9 * a["m"] + 0.1 * grad
-        a["v"] = 0.999 * a["v"] + 0.001 * grad.square()
-        m_hat = a["m"] / (1 - 0.9 ** a["t"])
-        v_hat = a["v"] / (1 - 0.999 ** a["t"])
-        self.theta = self.theta + beta * m_hat / (v_hat.sqrt() + 1e-8)
+        else:
+            self.theta = self.theta + beta * self.adam.direction(grad)
 
     # -- test evaluation -------------------------------------------------------------
     def evaluate(self, iteration: int, record: bool = False) -> EvalResult:
@@ -210,19 +203,13 @@ class ESMAML(Algorithm):
             post = self.objective(adapted.thetas, tasks, derive_many(seeds, POST), record=two_d)
         result = EvalResult(float(adapted.pre_values.mean()), float(post.values.mean()))
         if two_d and post.positions is not None:
-            first = {}
-            for i, t in enumerate(tasks.tolist()):
-                first.setdefault(t, i)
-            idx = torch.tensor(sorted(first.values(), key=lambda i: int(tasks[i]))[:TRAJECTORY_PANELS])
-            result.trajectories, result.trajectory_tasks = post.positions[:, idx], tasks[idx]
+            result.trajectories, result.trajectory_tasks = one_per_task(post.positions, tasks)
         return result
 
     # -- checkpoints -----------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
         return {"theta": self.theta.clone(), "normalizer": self.normalizer.state_dict(),
-                "operator": self.operator.state_dict(),
-                "adam": {"m": self.adam["m"].clone(), "v": self.adam["v"].clone(),
-                         "t": self.adam["t"]}}
+                "operator": self.operator.state_dict(), "adam": self.adam.state_dict()}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         theta = state["theta"]
@@ -232,5 +219,4 @@ class ESMAML(Algorithm):
         self.theta = theta.to(torch.float64).clone()
         self.normalizer.load_state_dict(state["normalizer"])
         self.operator.load_state_dict(state["operator"])
-        self.adam = {"m": state["adam"]["m"].clone(), "v": state["adam"]["v"].clone(),
-                     "t": int(state["adam"]["t"])}
+        self.adam.load_state_dict(state["adam"])

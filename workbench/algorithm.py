@@ -115,5 +115,14 @@ def algorithm_class(name: str) -> type[Algorithm]:
     return getattr(importlib.import_module(module), cls)
 
 
+def one_per_task(positions: Tensor, tasks: Tensor, panels: int = 8) -> tuple[Tensor, Tensor]:
+    """The first trajectory of each distinct task (by task id, at most `panels`) for plots."""
+    first: dict[int, int] = {}
+    for i, t in enumerate(tasks.tolist()):
+        first.setdefault(t, i)
+    idx = torch.tensor(sorted(first.values(), key=lambda i: int(tasks[i]))[:panels])
+    return positions[:, idx], tasks[idx]
+
+
 def as_float(x: Tensor | float) -> float:
     return float(x.item() if isinstance(x, torch.Tensor) else x)
