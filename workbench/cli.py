@@ -21,7 +21,8 @@ from workbench.tasks import available
 def _bench(args: argparse.Namespace) -> int:
     from workbench.bench import bench_iteration, bench_rollouts
     if args.what == "iteration":
-        result = bench_iteration(args.task, args.algo, args.set, threads=args.threads)
+        result = bench_iteration(args.task, args.algo, args.set, repeats=args.repeats,
+                                 threads=args.threads)
         if not args.json:
             print(f"{result['algo']} on {result['task']} ({result['policy']}, horizon "
                   f"{result['horizon']}, {result['rollouts_per_iteration']} rollouts per "
@@ -163,6 +164,8 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--loop-rollouts", type=int, default=300,
                        help="how many of the rollouts the per-rollout loop replays")
     bench.add_argument("--algo", default="es-maml", help="for `iteration` (default es-maml)")
+    bench.add_argument("--repeats", type=int, default=3,
+                       help="for `iteration`: timed iterations, best reported (1: no warm-up)")
     bench.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                        help="for `iteration`: config overrides, e.g. --set policy=L")
     bench.add_argument("--json", action="store_true", help="print only the JSON line")
