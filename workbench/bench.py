@@ -46,6 +46,15 @@ def numpy_policy(spec: PolicySpec, theta: np.ndarray):
     return act
 
 
+def population(family, policy: str, rollouts: int, seed: int):
+    """`(spec, thetas, tasks, seeds)`: perturbed copies of one initial policy, a realistic ES
+    population, with its tasks and per-rollout seeds."""
+    spec = PolicySpec.from_name(policy, family.obs_dim, family.act_dim)
+    g = torch.Generator().manual_seed(seed)
+    thetas = spec.init(g) + 0.1 * torch.randn(rollouts, spec.num_params, generator=g)
+    return spec, thetas, family.sample_tasks(rollouts, g), torch.arange(rollouts)
+
+
 def bench_rollouts(task: str, rollouts: int | None = None, horizon: int | None = None,
                    policy: str = "L", threads: int | None = None, loop_rollouts: int = 300,
                    repeats: int = 3, seed: int = 0, progress: bool = True) -> dict[str, Any]:
@@ -62,12 +71,7 @@ def bench_rollouts(task: str, rollouts: int | None = None, horizon: int | None =
     torch.set_num_threads(threads)
     family = make_family(task)
     horizon = horizon or family.default_horizon
-    spec = PolicySpec.from_name(policy, family.obs_dim, family.act_dim)
-    g = torch.Generator().manual_seed(seed)
-    # Perturbed copies of one initial policy: a realistic ES population.
-    thetas = spec.init(g) + 0.1 * torch.randn(rollouts, spec.num_params, generator=g)
-    tasks = family.sample_tasks(rollouts, g)
-    seeds = torch.arange(rollouts)
+    spec, thetas, tasks, seeds = population(family, policy, rollouts, seed)
 
     evaluate(spec, family, thetas[:8], tasks[:8], min(horizon, 5), seeds=seeds[:8])
     best, result = float("inf"), None
@@ -193,11 +197,7 @@ def bench_mujoco_rollouts(task: str, rollouts: int | None = None, horizon: int |
     robot, model = family.robot, family.robot.model
     rollouts = rollouts or family.bench_rollouts
     horizon = horizon or family.default_horizon
-    spec = PolicySpec.from_name(policy, family.obs_dim, family.act_dim)
-    g = torch.Generator().manual_seed(seed)
-    thetas = spec.init(g) + 0.1 * torch.randn(rollouts, spec.num_params, generator=g)
-    tasks = family.sample_tasks(rollouts, g)
-    seeds = torch.arange(rollouts)
+    spec, thetas, tasks, seeds = population(family, policy, rollouts, seed)
 
     # the engine's controls, recorded in an untimed pass (also the warm-up)
     recorder = _RecordingFamily(family)

@@ -6,10 +6,9 @@ entry point in the group `es.adaptation` naming `module:Class`).
 
 from __future__ import annotations
 
-import importlib
-from importlib.metadata import entry_points
 from typing import Any
 
+from workbench import registry
 from es.adaptation.base import AdaptationOperator, Adapted
 
 REGISTRY: dict[str, str] = {
@@ -23,19 +22,12 @@ REGISTRY: dict[str, str] = {
 
 
 def available() -> dict[str, str]:
-    names = dict(REGISTRY)
-    for ep in entry_points(group="es.adaptation"):
-        names.setdefault(ep.name, ep.value)
-    return names
+    return registry.merged(REGISTRY, "es.adaptation")
 
 
 def make_operator(name: str, **kwargs: Any) -> AdaptationOperator:
     """The operator `name` with K, sigma, alpha and its own options."""
-    names = available()
-    if name not in names:
-        raise ValueError(f"unknown adaptation {name!r}; valid: {', '.join(sorted(names))}")
-    module, cls = names[name].split(":")
-    return getattr(importlib.import_module(module), cls)(**kwargs)
+    return registry.load(REGISTRY, "es.adaptation", name, "adaptation")(**kwargs)
 
 
 __all__ = ["AdaptationOperator", "Adapted", "REGISTRY", "available", "make_operator"]

@@ -7,10 +7,9 @@ first used, so a family with heavy dependencies costs nothing until it is asked 
 
 from __future__ import annotations
 
-import importlib
-from importlib.metadata import entry_points
 from typing import Any
 
+from workbench import registry
 from workbench.tasks.base import BatchedSim, MetaEnv, TaskFamily
 
 REGISTRY: dict[str, str] = {
@@ -34,18 +33,11 @@ REGISTRY: dict[str, str] = {
 
 def available() -> dict[str, str]:
     """Built-in families plus those other packages register under `workbench.tasks`."""
-    names = dict(REGISTRY)
-    for ep in entry_points(group="workbench.tasks"):
-        names.setdefault(ep.name, ep.value)
-    return names
+    return registry.merged(REGISTRY, "workbench.tasks")
 
 
 def family_class(name: str) -> type[TaskFamily]:
-    names = available()
-    if name not in names:
-        raise ValueError(f"unknown task {name!r}; valid: {', '.join(sorted(names))}")
-    module, cls = names[name].split(":")
-    return getattr(importlib.import_module(module), cls)
+    return registry.load(REGISTRY, "workbench.tasks", name, "task")
 
 
 def make_family(name: str, **params: Any) -> TaskFamily:
