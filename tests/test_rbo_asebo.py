@@ -313,3 +313,29 @@ def test_asebo_learns_nothing_from_test_evaluations():
     op.training = True
     op(objective, thetas, torch.arange(6), torch.arange(6, 12))
     assert not torch.equal(before["calls"], op.state_dict()["calls"])
+
+
+def test_mc_and_rbo_see_the_same_corrupted_queries_and_only_rbo_shrugs_them_off():
+    # Fig. A3 compares the two operators on identical corrupted data: with the same seeds,
+    # mc's and rbo's queries get the same noise. On a linear f the l1 decoder still
+    # recovers the exact gradient; the corrupted mc step is dominated by the noise.
+    weights, thetas, tasks, seeds = _population(6, DIM, 2, seed=4)
+    obj = LinearTasks(weights)
+    opts = {"corrupt_fraction": 0.25, "corrupt_scale": 1e6}
+    clean = MonteCarloStep(K=K, sigma=SIGMA, alpha=0.05)(obj, thetas, tasks, seeds)
+    dirty = MonteCarloStep(K=K, sigma=SIGMA, alpha=0.05, **opts)(obj, thetas, tasks, seeds)
+    assert torch.equal(MonteCarloStep(K=K, sigma=SIGMA, alpha=0.05, corrupt_fraction=0.0)(
+        obj, thetas, tasks, seeds).thetas, clean.thetas)
+    step_dirty, step_clean = dirty.thetas - thetas, clean.thetas - thetas
+    cosine = torch.nn.functional.cosine_similarity(step_dirty, step_clean, dim=1)
+    assert (cosine < 0.9).all()  # the noise, not the landscape, sets mc's direction
+    # rbo at K = 8 dim (exact LP decoding holds there, see above): parallel to w_T
+    step = RegressionStep(K=2 * K, sigma=SIGMA, alpha=0.05, **opts)(
+        obj, thetas, tasks, seeds).thetas - thetas
+    w = weights[tasks]
+    assert torch.all((step * w).sum(1) / (step.norm(dim=1) * w.norm(dim=1)) >= 1 - 1e-9)
+    # while mc at the same K still follows the noise
+    dirty2 = MonteCarloStep(K=2 * K, sigma=SIGMA, alpha=0.05, **opts)(obj, thetas, tasks, seeds)
+    assert (torch.nn.functional.cosine_similarity(dirty2.thetas - thetas, w, dim=1) < 0.9).all()
+    with pytest.raises(ValueError, match="corrupt_fraction must be in"):
+        MonteCarloStep(K=4, corrupt_fraction=1.5)

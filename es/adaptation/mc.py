@@ -3,6 +3,10 @@
 Forward-FD with the pivot f_T(theta) (A.7.2), values z-scored together with the pivot, and
 no step where all K + 1 values are equal (as the reference: a flat Four-Corners landscape
 carries no information). K + 1 rollouts per point, in one engine call.
+
+`corrupt_fraction` > 0 adds N(0, corrupt_scale^2) to that fraction of each point's K raw
+query values (the Fig. A3 robustness experiment; the same corruption `rbo` sees for the
+same seeds, so the two operators are compared on identical data).
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ import torch
 from torch import Tensor
 
 from es.adaptation.base import DIRECTIONS_KEY, AdaptationOperator, Adapted, query
+from es.adaptation.corruption import corrupt
 from es.estimators import NORMALIZATIONS, es_gradient, normalize_values
 from es.samplers import Sampler, make_sampler
 from workbench.objective import Objective
@@ -19,13 +24,15 @@ from workbench.seeding import derive_many
 
 class MonteCarloStep(AdaptationOperator):
     name = "mc"
-    OPTIONS = {"normalization": "zscore"}
+    OPTIONS = {"normalization": "zscore", "corrupt_fraction": 0.0, "corrupt_scale": 1e6}
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         if self.options["normalization"] not in NORMALIZATIONS:
             raise ValueError(f"unknown normalization {self.options['normalization']!r}; "
                              f"valid: {', '.join(NORMALIZATIONS)}")
+        corrupt(torch.zeros(1, 1), float(self.options["corrupt_fraction"]),
+                float(self.options["corrupt_scale"]), torch.zeros(1))  # validates the options
         self.sampler = self.make_sampler()
 
     def make_sampler(self) -> Sampler:
@@ -36,6 +43,8 @@ class MonteCarloStep(AdaptationOperator):
         dirs = self.sampler.sample(derive_many(seeds, DIRECTIONS_KEY), self.K, thetas.shape[1],
                                    dtype=thetas.dtype)
         pivot, values, ev = query(objective, thetas, dirs, self.sigma, tasks, seeds)
+        values = corrupt(values, float(self.options["corrupt_fraction"]),
+                         float(self.options["corrupt_scale"]), seeds)
         z, skip = normalize_values(torch.cat([pivot.unsqueeze(1), values], 1),
                                    self.options["normalization"])
         grad = es_gradient(z[:, 1:], dirs, self.sigma, "forward-fd", pivot=z[:, 0])
@@ -47,7 +56,7 @@ class DPPStep(MonteCarloStep):
     """`dpp`: the same step with k-DPP directions (§3.3.1): diverse rather than i.i.d."""
 
     name = "dpp"
-    OPTIONS = {"normalization": "zscore", "bandwidth": 0.5, "oversample": 5}
+    OPTIONS = {**MonteCarloStep.OPTIONS, "bandwidth": 0.5, "oversample": 5}
 
     def make_sampler(self) -> Sampler:
         return make_sampler("dpp", sigma=self.sigma, bandwidth=self.options["bandwidth"],
