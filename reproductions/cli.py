@@ -1,0 +1,51 @@
+"""`workbench reproduce FIGURE|all --scale smoke|small|paper --out DIR`, added to the
+workbench CLI through the `workbench.commands` entry point."""
+
+from __future__ import annotations
+
+import argparse
+
+from reproductions.spec import SCALES
+
+
+def register(sub) -> None:
+    from reproductions.runner import order
+    names = order()
+    p = sub.add_parser("reproduce", help="regenerate a paper figure and check its claim")
+    p.add_argument("figure", metavar="FIGURE", help="one of: " + ", ".join(names) + ", all")
+    p.add_argument("--scale", default="smoke", choices=SCALES,
+                   help="smoke: about a minute per figure; paper: the paper's budget (or the "
+                        "largest this machine runs, see docs/reproductions.md); small: a "
+                        "reduced MuJoCo budget")
+    p.add_argument("--seeds", type=int, default=None, help="default: the scale's")
+    p.add_argument("--backend", default="local", help="local (default) or ray")
+    p.add_argument("--jobs", type=int, default=1,
+                   help="runs trained in parallel, each in its own one-thread process")
+    p.add_argument("--panel", action="append", default=None, metavar="NAME",
+                   help="only the runs of this panel (repeatable), e.g. fig4 --panel cartpole")
+    p.add_argument("--out", required=True, help="output directory (reused runs live here)")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(func=_reproduce)
+
+
+def _reproduce(args: argparse.Namespace) -> int:
+    from reproductions.runner import load_figure, order, reproduce
+    if args.figure == "all":
+        names = order()
+        if args.panel:
+            raise ValueError("--panel selects panels of one figure; name the figure")
+    else:
+        load_figure(args.figure)  # an unknown name fails before anything runs
+        names = [args.figure]
+    for name in names:
+        load_figure(name).scale(args.scale)  # every figure must have the scale
+    status = 0
+    for name in names:
+        result = reproduce(name, args.scale, args.out, args.seeds, args.backend, args.jobs,
+                           args.panel, progress=not args.quiet)
+        if result["interrupted"]:
+            print(f"{name}: interrupted; run the same command again to resume")
+            return 130
+        print(f"{name}: {result['verdict']} ({result['trained']} runs trained, "
+              f"{result['reused']} reused) -> {result['report']}")
+    return status

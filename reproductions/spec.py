@@ -1,0 +1,88 @@
+"""What a figure spec is: the runs behind a paper figure, its panels, and its claim.
+
+A `Figure` names its runs at each scale (`smoke`: the whole figure in about a minute, for
+tests; `paper`: the paper's budget, or the largest this machine runs in a stated time;
+some MuJoCo figures add `small`, a reduced budget that fits an afternoon), the panels of
+the paper's layout, and `checks`: a function of the measured results that tests the
+paper's claim and returns computed verdicts. Specs live in `reproductions/specs/`, one
+file per figure, registered under the entry-point group `workbench.figures`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+POST = "test/post_adaptation_return"
+PRE = "test/pre_adaptation_return"
+SCALES = ("smoke", "small", "paper")
+
+
+@dataclass(frozen=True)
+class Run:
+    """One curve: an algorithm on a task with its config; trained once per seed."""
+
+    name: str  # unique within the figure; the run directory is runs/<name>/seed<k>
+    algo: str
+    task: str
+    sets: dict[str, Any] = field(default_factory=dict)  # config keys, dotted for task.*
+    label: str = ""  # legend text (default: name)
+    panels: tuple[str, ...] = ()  # the panels this curve is drawn in
+
+    @property
+    def legend(self) -> str:
+        return self.label or self.name
+
+    def set_list(self) -> list[str]:
+        return [f"{k}={v}" for k, v in self.sets.items()]
+
+
+@dataclass(frozen=True)
+class Panel:
+    name: str
+    title: str
+    ylabel: str = "post-adaptation test return"
+    metric: str = POST
+    negate: bool = False  # plot -metric (the sine task's return is -MSE)
+    log_y: bool = False
+
+
+@dataclass(frozen=True)
+class Scale:
+    runs: tuple[Run, ...]
+    seeds: int
+    wall_time: str  # expected wall time on 2 cores, as measured or estimated (say which)
+
+
+@dataclass
+class Check:
+    """One computed test of (part of) a claim."""
+
+    text: str  # what is tested, in words
+    verdict: str  # one of VERDICTS
+    numbers: str  # the measured numbers the verdict came from
+
+
+HOLDS, FAILS, INCONCLUSIVE = "holds", "does not hold", "inconclusive at this scale"
+VERDICTS = (HOLDS, FAILS, INCONCLUSIVE)
+
+
+@dataclass
+class Figure:
+    name: str
+    title: str
+    claim: str  # the paper's claim, one sentence
+    panels: tuple[Panel, ...]
+    scales: dict[str, Scale]
+    checks: Callable[["Results"], list[Check]]  # noqa: F821 (reproductions.results)
+    #: Extra pictures (trajectories) drawn from the finished runs: (results, out dir) -> PNGs.
+    pictures: Callable[["Results", Path], list[Path]] | None = None  # noqa: F821
+    x_label: str = "iterations"  # the paper's x-axis: "iterations" or "rollouts"
+    notes: str = ""  # deviations from the paper, said once in the report
+
+    def scale(self, name: str) -> Scale:
+        if name not in self.scales:
+            raise ValueError(f"figure {self.name} has no scale {name!r}; valid: "
+                             f"{', '.join(self.scales)}")
+        return self.scales[name]

@@ -1,0 +1,57 @@
+"""Fig. A3: (left) RBO vs MC adaptation with 25% of the queries grossly corrupted, on
+Forward-Backward Swimmer; (right) ASEBO vs MC on Goal-Velocity HalfCheetah, low K (A.3.3)."""
+
+from __future__ import annotations
+
+from reproductions.results import Results, greater, not_worse
+from reproductions.spec import Check, Figure, Panel, Scale
+from reproductions.specs.common import (PAPER_MUJOCO_ES, SMALL_MUJOCO_ES, SMOKE_ES,
+                                        SMOKE_MUJOCO, es)
+
+CORRUPT = {"adapt_options.corrupt_fraction": 0.25, "adapt_options.corrupt_scale": 1e6}
+
+
+def _runs(left: dict, right: dict, k_right: int) -> tuple:
+    return (es("swimmer-mc", "swimmer-fb", "robust", "MC, 25% corrupted", adaptation="mc",
+               policy="L", **CORRUPT, **left),
+            es("swimmer-rbo", "swimmer-fb", "robust", "RBO, 25% corrupted", adaptation="rbo",
+               policy="L", **CORRUPT, **left),
+            es("hcgv-mc", "halfcheetah-gv", "asebo", f"MC K={k_right}", adaptation="mc",
+               policy="L", K=k_right, **right),
+            es("hcgv-asebo", "halfcheetah-gv", "asebo", f"ASEBO K={k_right}",
+               adaptation="asebo", policy="L", K=k_right, **right))
+
+
+def checks(r: Results) -> list[Check]:
+    t = min(r.end_time("hcgv-mc"), r.end_time("hcgv-asebo"))
+    return [not_worse("RBO is no more robust than MC (MC final >= RBO final)",
+                      r.final("swimmer-mc"), r.final("swimmer-rbo"), "MC", "RBO"),
+            greater("ASEBO beats MC per iteration (final, equal iterations)",
+                    r.final("hcgv-asebo"), r.final("hcgv-mc"), "ASEBO", "MC"),
+            greater("ASEBO costs more wall-clock per iteration",
+                    r.seconds_per_iteration("hcgv-asebo"), r.seconds_per_iteration("hcgv-mc"),
+                    "ASEBO s/it", "MC s/it"),
+            greater(f"MC beats ASEBO at equal wall-clock time ({t:.0f} s)",
+                    r.at_time("hcgv-mc", t), r.at_time("hcgv-asebo", t), "MC", "ASEBO")]
+
+
+FIGURE = Figure(
+    name="a3",
+    title="RBO and ASEBO adaptation",
+    claim=("RBO is no more robust than MC when 25% of the adaptation queries are corrupted; "
+           "ASEBO beats MC per iteration but loses per wall-clock second."),
+    panels=(Panel("robust", "Swimmer FB, 25% corrupted queries"),
+            Panel("asebo", "HalfCheetah GV, low K")),
+    scales={
+        "smoke": Scale(_runs({**SMOKE_ES, **SMOKE_MUJOCO, "K": 4},
+                             {**SMOKE_ES, **SMOKE_MUJOCO}, 2), seeds=1, wall_time="~20 s"),
+        "small": Scale(_runs({**SMALL_MUJOCO_ES, "iterations": 30, "K": 20},
+                             {**SMALL_MUJOCO_ES, "iterations": 30}, 5), seeds=3,
+                       wall_time="~2 h with --jobs 2"),
+        "paper": Scale(_runs({**PAPER_MUJOCO_ES, "iterations": 500, "K": 20},
+                             {**PAPER_MUJOCO_ES, "iterations": 500}, 5), seeds=3,
+                       wall_time="~25 h on 2 cores plus RBO's LP decoding (estimated)"),
+    },
+    checks=checks,
+    notes="Corruption: N(0, 1e6^2) added to 25% of each point's K raw query values.",
+)

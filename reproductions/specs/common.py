@@ -1,0 +1,45 @@
+"""Building blocks the figure specs share: run constructors and per-scale budgets."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from reproductions.spec import Run
+
+#: ES-MAML at smoke scale: a handful of perturbations, two iterations, tiny evaluations.
+SMOKE_ES: dict[str, Any] = {"iterations": 2, "eval_every": 1, "eval_adaptations": 4,
+                            "num_perturbations": 4, "num_current_evals": 2}
+#: PG-MAML at smoke scale.
+SMOKE_PG: dict[str, Any] = {"iterations": 2, "eval_every": 1, "eval_adaptations": 4,
+                            "meta_batch": 2}
+#: MuJoCo smoke runs also cut the horizon (the figure, not the physics, is under test).
+SMOKE_MUJOCO: dict[str, Any] = {"horizon": 20, "task.nthread": 1}
+#: The paper's ES-MAML settings for the MuJoCo tasks (A.7.2: n = 150 perturbations plus 150
+#: evaluations of the current point, K = 20, horizon 200).
+PAPER_MUJOCO_ES: dict[str, Any] = {"num_perturbations": 150, "num_current_evals": 150,
+                                   "eval_every": 10, "eval_adaptations": 50}
+#: A reduced MuJoCo budget that fits an afternoon on 2 cores (issue 4's calibration runs:
+#: 40 + 40 points, ~15 s per K = 20 iteration for HalfCheetah on one core).
+SMALL_MUJOCO_ES: dict[str, Any] = {"num_perturbations": 40, "num_current_evals": 40,
+                                   "eval_every": 10, "eval_adaptations": 20,
+                                   "task.nthread": 1}
+PAPER_MUJOCO_PG: dict[str, Any] = {"meta_batch": 40, "eval_every": 10, "eval_adaptations": 50}
+SMALL_MUJOCO_PG: dict[str, Any] = {"meta_batch": 20, "eval_every": 10, "eval_adaptations": 20,
+                                   "task.nthread": 1}
+
+
+def es(name: str, task: str, panels: tuple[str, ...] | str, label: str = "",
+       **sets: Any) -> Run:
+    """An ES-MAML run; `sets` are config keys (use `task__x` for `task.x`)."""
+    return Run(name, "es-maml", task, _keys(sets), label,
+               (panels,) if isinstance(panels, str) else tuple(panels))
+
+
+def pg(name: str, algo: str, task: str, panels: tuple[str, ...] | str, label: str = "",
+       **sets: Any) -> Run:
+    return Run(name, algo, task, _keys(sets), label,
+               (panels,) if isinstance(panels, str) else tuple(panels))
+
+
+def _keys(sets: dict[str, Any]) -> dict[str, Any]:
+    return {k.replace("__", "."): v for k, v in sets.items()}

@@ -1,0 +1,75 @@
+"""Fig. 5 (and A5): low-K ES-MAML vs PG-MAML on Forward-Backward and Goal-Velocity for
+HalfCheetah, Swimmer, Walker2d and Ant, two architectures (§4.4)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from reproductions.results import Results, greater, not_worse
+from reproductions.spec import FAILS, HOLDS, INCONCLUSIVE, Check, Figure, Panel, Scale
+from reproductions.specs.common import (PAPER_MUJOCO_ES, PAPER_MUJOCO_PG, SMALL_MUJOCO_ES,
+                                        SMALL_MUJOCO_PG, SMOKE_ES, SMOKE_MUJOCO, SMOKE_PG, es,
+                                        pg)
+
+ROBOTS = ("halfcheetah", "swimmer", "walker2d", "ant")
+GOALS = ("fb", "gv")
+
+
+def _runs(archs: tuple[str, ...], k: int, es_sets: dict, pg_sets: dict,
+          robots: tuple[str, ...] = ROBOTS) -> tuple:
+    runs = []
+    for robot in robots:
+        for goal in GOALS:
+            panel, task = f"{robot}-{goal}", f"{robot}-{goal}"
+            for a in archs:
+                runs.append(es(f"{panel}-es-{a}", task, panel, f"ES-MAML {a}", policy=a, K=k,
+                               **es_sets))
+                runs.append(pg(f"{panel}-pg-{a}", "maml-trpo", task, panel,
+                               f"PG-MAML (TRPO) {a}", policy=a, K=k, **pg_sets))
+    return tuple(runs)
+
+
+def _pairs(r: Results, goal: str) -> list[tuple[str, str]]:
+    return [(n, n.replace("-es-", "-pg-")) for n in r.runs
+            if "-es-" in n and n.split("-")[1] == goal and r.has(n.replace("-es-", "-pg-"))]
+
+
+def spread_check(r: Results) -> Check:
+    pairs = _pairs(r, "fb") + _pairs(r, "gv")
+    text = "PG-MAML has the wider spread over seeds (std of the final return, per panel)"
+    if len(r.seeds) < 2:
+        return Check(text, INCONCLUSIVE, "one seed: no spread")
+    wider = sum(np.std(r.final(p), ddof=1) > np.std(r.final(e), ddof=1) for e, p in pairs)
+    numbers = f"PG wider in {wider} of {len(pairs)} (task, architecture) pairs"
+    verdict = HOLDS if wider > len(pairs) / 2 else FAILS if wider < len(pairs) / 2 else INCONCLUSIVE
+    return Check(text, verdict, numbers)
+
+
+def checks(r: Results) -> list[Check]:
+    out = [not_worse(f"{e.rsplit('-es-', 1)[0]} ({e.rsplit('-', 1)[1]}): ES similar or better",
+                     r.final(e), r.final(p), "ES", "PG") for e, p in _pairs(r, "fb")]
+    out += [greater(f"{e.rsplit('-es-', 1)[0]} ({e.rsplit('-', 1)[1]}): PG better",
+                    r.final(p), r.final(e), "PG", "ES") for e, p in _pairs(r, "gv")]
+    out.append(spread_check(r))
+    return out
+
+
+FIGURE = Figure(
+    name="fig5",
+    title="Low K: ES-MAML vs PG-MAML",
+    claim=("At low K, ES-MAML is similar or better than PG-MAML on Forward-Backward, PG-MAML "
+           "is better on Goal-Velocity, and PG-MAML has the wider spread over seeds."),
+    panels=tuple(Panel(f"{r}-{g}", f"{r} {g.upper()}, K=5") for r in ROBOTS for g in GOALS),
+    scales={
+        "smoke": Scale(_runs(("L",), 2, {**SMOKE_ES, **SMOKE_MUJOCO},
+                             {**SMOKE_PG, **SMOKE_MUJOCO}), seeds=1, wall_time="~60 s"),
+        "small": Scale(_runs(("L",), 5, {**SMALL_MUJOCO_ES, "iterations": 30},
+                             {**SMALL_MUJOCO_PG, "iterations": 30}, ("halfcheetah",)),
+                       seeds=3, wall_time="~2 h with --jobs 2 (HalfCheetah only)"),
+        "paper": Scale(_runs(("L", "H"), 5, {**PAPER_MUJOCO_ES, "iterations": 500},
+                             {**PAPER_MUJOCO_PG, "iterations": 500}), seeds=3,
+                       wall_time="~150 h on 2 cores (estimated from bench iteration)"),
+    },
+    checks=checks,
+    notes="PG-MAML is MAML-TRPO (the paper's PG-MAML). K = 5 is the low-K setting.",
+)

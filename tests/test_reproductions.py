@@ -1,0 +1,152 @@
+"""The reproduction harness: every figure at smoke scale, resuming, verdict rules, errors."""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from reproductions import runner
+from reproductions.results import at_least, at_most, greater, not_worse, overall
+from reproductions.spec import FAILS, HOLDS, INCONCLUSIVE, VERDICTS, Check
+from workbench.cli import main
+
+FIGURES = ["fig1", "fig2", "fig3", "fig4", "fig5", "a1", "a2", "a3", "a4", "a6"]
+
+
+@pytest.fixture(scope="module")
+def smoke(tmp_path_factory):
+    """`workbench reproduce all --scale smoke` once for the whole module."""
+    out = tmp_path_factory.mktemp("reproduce")
+    assert main(["reproduce", "all", "--scale", "smoke", "--quiet", "--out", str(out)]) == 0
+    return out
+
+
+def test_every_figure_is_registered_in_the_papers_order():
+    assert runner.order() == FIGURES
+
+
+def test_every_figure_at_smoke_scale_writes_csv_png_and_a_computed_report(smoke):
+    report = (smoke / "report.md").read_text()
+    for name in FIGURES:
+        figure = runner.load_figure(name)
+        runs = figure.scale("smoke").runs
+        with (smoke / f"{name}.csv").open() as f:
+            rows = list(csv.DictReader(f))
+        # every run contributes its test evaluations (iteration 0 and each later one)
+        assert {r["run"] for r in rows} == {run.name for run in runs}
+        for run in runs:
+            its = [int(r["iteration"]) for r in rows if r["run"] == run.name]
+            assert its == list(range(int(run.sets["iterations"])))
+        others = [a for a in ("iterations", "rollouts", "wall_time") if a != figure.x_label]
+        for png in (f"{name}.png", *[f"{name}_{a}.png" for a in others]):
+            assert (smoke / png).stat().st_size > 10_000, png
+        section = (smoke / "report" / f"{name}.md").read_text()
+        assert section in report
+        assert figure.claim in section
+        verdict_rows = [line for line in section.splitlines()
+                        if line.startswith("| ") and line.rstrip().endswith(
+                            tuple(f"{v} |" for v in VERDICTS))]
+        assert verdict_rows, name
+        # smoke scale tests no claim: every verdict is inconclusive, with what the
+        # numbers alone said where a rule gave one
+        assert all(row.rstrip().endswith(f"{INCONCLUSIVE} |") for row in verdict_rows)
+        assert f"**Verdict: {INCONCLUSIVE}.**" in section
+    for picture in ("fig1_exploration.png", "fig2_trajectories.png", "a4_exploration.png"):
+        assert (smoke / picture).stat().st_size > 10_000
+
+
+def test_a_second_reproduction_reuses_every_finished_run(smoke, capsys):
+    metrics = smoke / "runs" / "fig2" / "smoke" / "hc-K20" / "seed0" / "metrics.jsonl"
+    before = metrics.stat().st_mtime_ns
+    result = runner.reproduce("fig2", "smoke", smoke, progress=False)
+    assert result["trained"] == 0 and result["reused"] == 1
+    assert metrics.stat().st_mtime_ns == before
+
+
+def test_an_interrupted_reproduction_resumes_and_matches_an_uninterrupted_one(tmp_path, smoke):
+    # a6 at smoke: one run of 3 iterations. Stop it after 1 iteration (a checkpoint), then
+    # reproduce: the run is resumed, not restarted, and its numbers are the uninterrupted ones.
+    figure = runner.load_figure("a6")
+    run = figure.scale("smoke").runs[0]
+    path = tmp_path / "runs" / "a6" / "smoke" / run.name / "seed0"
+    job = runner.plan(run, 0, path, "local")
+    job.config["iterations"] = 1
+    from workbench import config as cfg, run as runmod
+    cfg.dump(job.config, path / "config.yaml")
+    runmod.train(runmod.RunDir(path), job.config, progress=False)
+    assert len(runmod.RunDir(path).read_metrics()) == 1
+    result = runner.reproduce("a6", "smoke", tmp_path, progress=False)
+    assert result["trained"] == 1 and result["reused"] == 0
+    resumed = runmod.RunDir(path).read_metrics()
+    reference = runmod.RunDir(smoke / "runs" / "a6" / "smoke" / run.name / "seed0").read_metrics()
+    strip = [{k: v for k, v in m.items() if k != "wall_time_s"} for m in resumed]
+    assert strip == [{k: v for k, v in m.items() if k != "wall_time_s"} for m in reference]
+    # a deleted run is retrained, the others reused
+    shutil.rmtree(path)
+    result = runner.reproduce("a6", "smoke", tmp_path, progress=False)
+    assert result["trained"] == 1
+
+
+def test_parallel_jobs_give_the_same_numbers_as_one_process(tmp_path, smoke):
+    runner.reproduce("a4", "smoke", tmp_path, jobs=2, progress=False)
+    for run in ("es", "pg"):
+        a = (tmp_path / "runs" / "a4" / "smoke" / run / "seed0" / "metrics.jsonl").read_text()
+        b = (smoke / "runs" / "a4" / "smoke" / run / "seed0" / "metrics.jsonl").read_text()
+        strip = lambda text: [{k: v for k, v in json.loads(line).items() if k != "wall_time_s"}
+                              for line in text.splitlines()]
+        assert strip(a) == strip(b)
+
+
+# -- errors ---------------------------------------------------------------------------
+def test_bad_names_fail_with_the_valid_ones(tmp_path, capsys):
+    assert main(["reproduce", "fig9", "--out", str(tmp_path)]) == 2
+    assert "unknown figure 'fig9'; valid: fig1, fig2" in capsys.readouterr().err
+    assert main(["reproduce", "fig1", "--scale", "small", "--out", str(tmp_path)]) == 2
+    assert "figure fig1 has no scale 'small'; valid: smoke, paper" in capsys.readouterr().err
+    assert main(["reproduce", "fig4", "--panel", "cartpol", "--out", str(tmp_path)]) == 2
+    assert "has no panel cartpol; valid: cartpole, swimmer, walker" in capsys.readouterr().err
+    assert main(["reproduce", "fig2", "--seeds", "0", "--out", str(tmp_path)]) == 2
+    assert "--seeds must be >= 1" in capsys.readouterr().err
+    assert not (tmp_path / "runs").exists()  # nothing was created
+
+
+def test_a_run_directory_with_another_config_is_not_silently_reused(tmp_path, smoke):
+    shutil.copytree(smoke / "runs" / "fig2", tmp_path / "runs" / "fig2")
+    with pytest.raises(ValueError, match=r"whose 'K' is 20, but the spec asks for 5"):
+        path = tmp_path / "runs" / "fig2" / "smoke" / "hc-K20" / "seed0"
+        run = runner.load_figure("fig2").scale("smoke").runs[0]
+        runner.plan(type(run)(run.name, run.algo, run.task, {**run.sets, "K": 5}), 0, path,
+                    "local")
+
+
+# -- verdict rules ---------------------------------------------------------------------
+def test_greater_uses_two_standard_errors_of_the_difference():
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(10, 1, 5), rng.normal(0, 1, 5)
+    assert greater("a > b", a, b, "a", "b").verdict == HOLDS
+    assert greater("b > a", b, a, "b", "a").verdict == FAILS
+    assert greater("close", a, a + 0.1, "a", "a'").verdict == INCONCLUSIVE
+    assert greater("one seed", a[:1], b[:1], "a", "b").verdict == INCONCLUSIVE
+    # exactly at the boundary: d = 2 SE is not enough
+    x, y = np.array([1.0, 3.0]), np.array([0.0, 0.0])  # d = 2, SE = sqrt(2/2) = 1
+    assert greater("boundary", x, y, "x", "y").verdict == INCONCLUSIVE
+    assert greater("beyond", x + 0.01, y, "x", "y").verdict == HOLDS
+
+
+def test_not_worse_at_least_at_most_and_overall():
+    a = np.array([1.0, 1.1, 0.9])
+    assert not_worse("a >= a", a, a, "a", "a").verdict == HOLDS
+    assert not_worse("a >= a + 5", a, a + 5, "a", "b").verdict == FAILS
+    assert at_least("all >= 0.8", a, 0.8, "a").verdict == HOLDS
+    assert at_least("mean >= 1, not all", a, 1.0, "a").verdict == INCONCLUSIVE
+    assert at_least("all >= 2", a, 2.0, "a").verdict == FAILS
+    assert at_most("all <= 1.2", a, 1.2, "a").verdict == HOLDS
+    assert at_most("all <= 0.5", a, 0.5, "a").verdict == FAILS
+    c = lambda v: Check("", v, "")
+    assert overall([c(HOLDS), c(HOLDS)]) == HOLDS
+    assert overall([c(HOLDS), c(INCONCLUSIVE)]) == INCONCLUSIVE
+    assert overall([c(HOLDS), c(FAILS), c(INCONCLUSIVE)]) == FAILS
