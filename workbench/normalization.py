@@ -1,9 +1,17 @@
 """Global observation normalisation (ES-MAML A.7.1; ARS, Mania et al. 2018).
 
 Statistics travel as one vector `[T, sum s, sum s^2]` (count, then per-dimension sums), so
-workers' contributions merge by addition, in any order or grouping, and a Ray actor returns
-a few numbers instead of its observations. Kept in float64: `sum s^2 / T - mean^2` loses
-too much in float32 over millions of steps.
+workers' contributions merge by addition, and a Ray actor returns a few numbers instead of
+its observations. Kept in float64: `sum s^2 / T - mean^2` loses too much in float32 over
+millions of steps.
+
+Float addition is not associative, and the normaliser feeds back into training, so the
+rollout engine sums in one canonical order that does not depend on how a population is
+split into batches (`chunk_stats`, `fold`): each rollout keeps its own running sums over
+time; rollouts are grouped into chunks of `STATS_CHUNK` consecutive rows (aligned to the
+population's row 0), each chunk summed row by row in order; then the chunks are summed in
+order. A worker that evaluates whole chunks returns their sums, and the driver's `fold`
+gives bitwise the number one process would have computed.
 """
 
 from __future__ import annotations
@@ -12,6 +20,8 @@ import torch
 from torch import Tensor
 
 MIN_STD = 1e-8
+#: Rows per chunk of the canonical reduction; backends split populations at multiples of it.
+STATS_CHUNK = 64
 
 
 def stats_of(obs: Tensor) -> Tensor:
@@ -19,6 +29,31 @@ def stats_of(obs: Tensor) -> Tensor:
     flat = obs.reshape(-1, obs.shape[-1]).to(torch.float64)
     count = torch.tensor([float(flat.shape[0])], dtype=torch.float64)
     return torch.cat([count, flat.sum(0), flat.square().sum(0)])
+
+
+def chunk_stats(per_row: Tensor) -> Tensor:
+    """Per-rollout statistics `[N, W]` -> chunk sums `[ceil(N / STATS_CHUNK), W]`.
+
+    Row j of a chunk is added after row j - 1, elementwise, so a chunk's sum is the same
+    whatever else is in the batch.
+    """
+    n, w = per_row.shape
+    chunks = -(-n // STATS_CHUNK)
+    padded = torch.zeros(chunks * STATS_CHUNK, w, dtype=torch.float64)
+    padded[:n] = per_row
+    padded = padded.reshape(chunks, STATS_CHUNK, w)
+    total = padded[:, 0].clone()
+    for j in range(1, STATS_CHUNK):
+        total += padded[:, j]
+    return total
+
+
+def fold(chunks: Tensor) -> Tensor:
+    """Chunk sums `[C, W]` -> one statistics vector `[W]`, summed in chunk order."""
+    total = torch.zeros(chunks.shape[1], dtype=torch.float64)
+    for row in chunks:
+        total += row
+    return total
 
 
 class Normalizer:

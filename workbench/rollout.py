@@ -2,7 +2,9 @@
 
 `evaluate(spec, family, thetas [N, D], tasks [N], horizon)` runs rollout i with policy
 `thetas[i]` on task `tasks[i]` and returns each rollout's return plus the statistics
-`[T, sum s, sum s^2]` of the observations the policies saw, for the global normaliser.
+`[T, sum s, sum s^2]` of the observations the policies saw, for the global normaliser,
+summed in a canonical order (`normalization.chunk_stats`, `fold`) so that a population split
+over workers at multiples of `STATS_CHUNK` rows gives the same bits as one process.
 Every ES phase (perturbed points, adaptation queries, adapted points) is one such call.
 An environment that reports done stops accumulating reward; the batch stops stepping when
 all are done.
@@ -15,7 +17,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from workbench.normalization import Normalizer
+from workbench.normalization import Normalizer, chunk_stats, fold
 from workbench.policies import PolicySpec
 from workbench.tasks.base import TaskFamily
 
@@ -24,8 +26,9 @@ from workbench.tasks.base import TaskFamily
 class Rollouts:
     returns: Tensor  # [N]
     lengths: Tensor  # [N] steps taken before done (horizon if never done)
-    obs_stats: Tensor  # [1 + 2 obs_dim], float64
+    obs_stats: Tensor  # [1 + 2 obs_dim], float64: fold(obs_chunks)
     positions: Tensor | None = None  # [steps + 1, N, 2] when recorded
+    obs_chunks: Tensor | None = None  # [ceil(N / STATS_CHUNK), 1 + 2 obs_dim] chunk sums
 
     @property
     def env_steps(self) -> int:
@@ -66,20 +69,18 @@ def evaluate(spec: PolicySpec, family: TaskFamily, thetas: Tensor, tasks: Tensor
     alive = torch.ones(n, dtype=torch.bool)
     returns = torch.zeros(n, dtype=dtype)
     lengths = torch.zeros(n, dtype=torch.int64)
-    count, s1, s2 = 0, torch.zeros(family.obs_dim, dtype=torch.float64), \
-        torch.zeros(family.obs_dim, dtype=torch.float64)
+    # Per-rollout sums over time, reduced canonically at the end (normalization.chunk_stats):
+    # a batch-wide sum per step would depend on the batch's size and split.
+    s1 = torch.zeros(n, family.obs_dim, dtype=torch.float64)
+    s2 = torch.zeros(n, family.obs_dim, dtype=torch.float64)
     positions = [sim.position().clone()] if record else None
     all_alive = True
     for _ in range(horizon):
-        if all_alive:
-            count += n
-            s1 += obs.sum(0, dtype=torch.float64)
-            s2 += obs.square().sum(0, dtype=torch.float64)
-        else:
-            live = obs[alive]
-            count += live.shape[0]
-            s1 += live.sum(0, dtype=torch.float64)
-            s2 += live.square().sum(0, dtype=torch.float64)
+        seen = obs.to(torch.float64)
+        if not all_alive:
+            seen = torch.where(alive.unsqueeze(1), seen, 0.0)
+        s1 += seen
+        s2 += seen * seen
         actions = spec.apply(layers, ((obs - mean) * inv_std).unsqueeze(1)).squeeze(1)
         obs, reward, done = sim.step(actions)
         if all_alive:
@@ -95,5 +96,7 @@ def evaluate(spec: PolicySpec, family: TaskFamily, thetas: Tensor, tasks: Tensor
             all_alive = False
             if not alive.any():
                 break
-    stats = torch.cat([torch.tensor([float(count)], dtype=torch.float64), s1, s2])
-    return Rollouts(returns, lengths, stats, torch.stack(positions) if record else None)
+    # A rollout saw one observation per step it was alive for: its length.
+    chunks = chunk_stats(torch.cat([lengths.to(torch.float64).unsqueeze(1), s1, s2], 1))
+    return Rollouts(returns, lengths, fold(chunks), torch.stack(positions) if record else None,
+                    chunks)
