@@ -21,6 +21,8 @@ import math
 import torch
 from torch import Tensor
 
+from workbench import points
+
 __all__ = [
     "Sampler",
     "GaussianSampler",
@@ -36,6 +38,10 @@ class Sampler:
     """Base class: `sample(seeds, k, dim)` -> `[n, k, dim]`, row i a function of seeds[i]."""
 
     name: str = "base"
+    #: Whether a remote worker may regenerate rows from the seeds (`workbench.points`)
+    #: bit for bit: true for plain `randn` draws; samplers built on LAPACK factorisations
+    #: (QR, eigh) are not, since their last bits may depend on the BLAS thread count.
+    regenerable: bool = False
 
     def sample(self, seeds: Tensor, k: int, dim: int, dtype: torch.dtype = torch.float32) -> Tensor:
         """`k` directions in R^`dim` per seed, as a `[len(seeds), k, dim]` tensor of `dtype`."""
@@ -51,6 +57,9 @@ class Sampler:
             # (up to rounding) whatever output dtype is requested.
             gen = torch.Generator().manual_seed(int(seed))
             out[i] = self._row(gen, k, dim)
+        if self.regenerable:
+            # The recipe lets a Ray actor redraw its rows instead of receiving them.
+            points.describe(out, points.Seeded(self, seeds.clone(), k, dim, dtype))
         return out
 
     def _check_k(self, k: int) -> None:
@@ -68,6 +77,7 @@ class GaussianSampler(Sampler):
     """iid N(0, I) directions."""
 
     name = "gaussian"
+    regenerable = True
 
     def _row(self, gen: torch.Generator, k: int, dim: int) -> Tensor:
         return torch.randn(k, dim, generator=gen, dtype=torch.float64)
@@ -77,6 +87,7 @@ class AntitheticSampler(Sampler):
     """k/2 iid N(0, I) directions followed by their negations (k must be even)."""
 
     name = "antithetic"
+    regenerable = True
 
     def _check_k(self, k: int) -> None:
         if k % 2:

@@ -27,6 +27,7 @@ from es.adaptation import make_operator
 from es.adaptation.base import query
 from es.estimators import KINDS, NORMALIZATIONS, es_gradient, es_hessian_vector, normalize_values
 from es.samplers import SAMPLERS, make_sampler
+from workbench import points as wp
 from workbench.algorithm import Algorithm, EvalResult, IterationResult, one_per_task
 from workbench.normalization import Normalizer
 from workbench.objective import Evaluation, make_objective
@@ -46,6 +47,7 @@ def _choice(key: str, value: Any, valid: tuple[str, ...]) -> None:
 
 class ESMAML(Algorithm):
     name = "es-maml"
+    backends = ("local", "ray")
     DEFAULTS: dict[str, Any] = {
         "variant": "zero-order",
         "adaptation": "mc",
@@ -88,7 +90,9 @@ class ESMAML(Algorithm):
         self.outer_sampler = make_sampler("antithetic" if c["estimator"] == "antithetic"
                                           else c["sampler"])
         self.normalizer = Normalizer(self.family.obs_dim, enabled=bool(c["state_normalization"]))
-        self.objective = make_objective(self.family, self.spec, self.horizon, self.normalizer)
+        self.objective = self.backend.objective(
+            make_objective(self.family, self.spec, self.horizon, self.normalizer),
+            self.config["task"])
         self.operator = make_operator(c["adaptation"], K=int(c["K"]), sigma=float(c["adapt_sigma"]),
                                       alpha=float(c["alpha"]), **(c["adapt_options"] or {}))
         self.theta = self.spec.init(torch.Generator().manual_seed(self.seed), dtype=torch.float64)
@@ -118,10 +122,14 @@ class ESMAML(Algorithm):
         c = self.config
         n, m, tb = int(c["num_perturbations"]), int(c["num_current_evals"]), int(c["task_batch"])
         sigma, d = float(c["sigma"]), self.spec.num_params
-        dirs = self.outer_sampler.sample(torch.tensor([derive(s, DIRECTIONS)]), n, d,
-                                         dtype=torch.float64)[0]
-        points = torch.cat([self.theta + sigma * dirs, self.theta.expand(m, d)])
-        points = points.repeat_interleave(tb, 0)
+        outer = self.outer_sampler.sample(torch.tensor([derive(s, DIRECTIONS)]), n, d,
+                                          dtype=torch.float64)
+        dirs = outer[0]
+        # theta + sigma g_i, then m copies of theta, each repeated tb times; described
+        # (workbench.points) so a remote backend sends theta and one seed, not the rows.
+        points = wp.concat([wp.perturb(self.theta.unsqueeze(0), sigma, outer),
+                            wp.broadcast(self.theta, m)])
+        points = wp.repeat_rows(points, tb)
         if c["common_tasks"]:
             # Every point meets the same tb tasks with the same noise (the reference's
             # workers on a finite family): values then differ only through the points.
@@ -170,7 +178,7 @@ class ESMAML(Algorithm):
             grad = torch.where(skip.unsqueeze(1), torch.zeros_like(grad), grad)
             return grad, z, dirs, pivot, ev
 
-        d1, z1, dirs1, pre, ev1 = estimate(self.theta.expand(n, d), FO_FIRST)
+        d1, z1, dirs1, pre, ev1 = estimate(wp.broadcast(self.theta, n), FO_FIRST)
         d2, _, _, post, ev2 = estimate(self.theta + alpha * d1, FO_SECOND)
         if c["variant"] == "fo-hessian":
             d2 = d2 + alpha * es_hessian_vector(z1[:, 1:], dirs1, sigma, d2)
@@ -186,14 +194,14 @@ class ESMAML(Algorithm):
 
     # -- test evaluation -------------------------------------------------------------
     def evaluate(self, iteration: int, record: bool = False) -> EvalResult:
-        n, d = int(self.config["eval_adaptations"]), self.spec.num_params
+        n = int(self.config["eval_adaptations"])
         s = derive(self.seed, EVAL, iteration)
         tasks = self.family.sample_tasks(n, torch.Generator().manual_seed(derive(s, TASKS)),
                                          split="test")
         seeds = derive_many(derive(s, POINTS), torch.arange(n))
         self.operator.training = False  # learned operators do not learn from test tasks
         try:
-            adapted = self.operator(self.objective, self.theta.expand(n, d).clone(), tasks, seeds)
+            adapted = self.operator(self.objective, wp.broadcast(self.theta, n), tasks, seeds)
         finally:
             self.operator.training = True
         two_d = record and self.family.obs_dim == 2 and hasattr(self.family, "plot_goals")

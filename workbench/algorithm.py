@@ -19,6 +19,7 @@ from typing import Any, ClassVar
 import torch
 from torch import Tensor
 
+from workbench.backends import make_backend
 from workbench.config import COMMON_DEFAULTS
 from workbench.policies import PolicySpec
 from workbench.tasks import TaskFamily, make_family
@@ -48,9 +49,13 @@ class Algorithm(abc.ABC):
     name: ClassVar[str] = ""
     #: Algorithm-specific config keys and their defaults (merged over COMMON_DEFAULTS).
     DEFAULTS: ClassVar[dict[str, Any]] = {}
+    #: Execution backends (`workbench.backends`) this algorithm can run its rollouts on.
+    backends: ClassVar[tuple[str, ...]] = ("local",)
 
     def __init__(self, config: dict[str, Any]) -> None:
         self.config = config
+        # checked first: a bad backend fails before any task is built; connects lazily
+        self.backend = make_backend(config, type(self).backends, self.name or None)
         self.family = make_family_from(config)
         threads = getattr(self.family, "torch_threads", None)
         if threads:
@@ -80,6 +85,10 @@ class Algorithm(abc.ABC):
     @abc.abstractmethod
     def load_state_dict(self, state: dict[str, Any]) -> None:
         ...
+
+    def close(self) -> None:
+        """Release the backend's workers (the run loop calls this at the end of a run)."""
+        self.backend.close()
 
 
 def make_family_from(config: dict[str, Any]) -> TaskFamily:

@@ -14,6 +14,7 @@ from importlib.metadata import entry_points
 
 from workbench import __version__
 from workbench.algorithm import algorithms
+from workbench.backends import BACKENDS
 from workbench.checkpoint import CheckpointError
 from workbench.tasks import available
 
@@ -22,15 +23,29 @@ def _bench(args: argparse.Namespace) -> int:
     from workbench.bench import bench_iteration, bench_rollouts
     if args.what == "iteration":
         result = bench_iteration(args.task, args.algo, args.set, repeats=args.repeats,
-                                 threads=args.threads)
+                                 threads=args.threads, backend=args.backend or "local",
+                                 ray_address=args.ray_address)
         if not args.json:
             print(f"{result['algo']} on {result['task']} ({result['policy']}, horizon "
                   f"{result['horizon']}, {result['rollouts_per_iteration']} rollouts per "
-                  f"iteration, backend {result['backend']}, {result['threads']} thread(s))")
-            print(f"  {result['seconds_per_iteration']:.4f} s per iteration, "
-                  f"{result['env_steps_per_s']:,.0f} env-steps/s")
+                  f"iteration, {result['threads']} thread(s))")
+            for name in result["backends"]:
+                extra = (f" ({result['ray_actors']} actors x {result['ray_actor_cpus']} CPU)"
+                         if name == "ray" else "")
+                print(f"  {name:5s} {result[name + '_seconds_per_iteration']:10.4f} s per "
+                      f"iteration, {result[name + '_env_steps_per_s']:14,.0f} env-steps/s"
+                      f"{extra}")
+            if "ray_over_local" in result:
+                print(f"  ray / local throughput {result['ray_over_local']:.3f}; same numbers "
+                      f"on both: {result['same_numbers']}; sent per iteration "
+                      f"{result['ray_bytes_sent_per_iteration']:,} bytes (points as rows: "
+                      f"{result['ray_bytes_if_rows_per_iteration']:,}), received "
+                      f"{result['ray_bytes_received_per_iteration']:,}")
         print(json.dumps(result))
         return 0
+    if args.backend not in (None, "local") or args.ray_address:
+        raise ValueError("bench rollouts times the engine in this process; --backend and "
+                         "--ray-address apply to bench iteration")
     result = bench_rollouts(args.task, rollouts=args.rollouts, horizon=args.horizon,
                             policy=args.policy, threads=args.threads,
                             loop_rollouts=args.loop_rollouts, progress=not args.json)
@@ -53,18 +68,25 @@ def _bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def _backend_flags(args: argparse.Namespace) -> dict[str, str]:
+    """`--backend` / `--ray-address`, as config overrides (same as `--set backend=...`)."""
+    flags = {"backend": args.backend, "ray_address": args.ray_address}
+    return {k: v for k, v in flags.items() if v is not None}
+
+
 def _train(args: argparse.Namespace) -> int:
     from workbench import run
     if args.resume:
         if args.algo or args.task or args.config or args.seed is not None or args.out:
-            raise ValueError("--resume DIR takes only --set (e.g. --set iterations=N)")
-        directory, config = run.resume_config(args.resume, args.set)
+            raise ValueError("--resume DIR takes only --set (e.g. --set iterations=N), "
+                             "--backend and --ray-address")
+        directory, config = run.resume_config(args.resume, args.set, **_backend_flags(args))
     else:
         missing = [f"--{k}" for k in ("algo", "task", "out") if not getattr(args, k)]
         if missing:
             raise ValueError(f"train needs {', '.join(missing)} (or --resume DIR)")
         directory, config = run.start(args.algo, args.task, args.out, args.config, args.set,
-                                      args.seed)
+                                      args.seed, **_backend_flags(args))
     summary = run.train(directory, config, resume=bool(args.resume), progress=not args.quiet)
     if summary["stopped"]:
         print(f"interrupted after iteration {summary['iterations']}; checkpoint saved. "
@@ -111,6 +133,15 @@ def _tasks(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_backend_flags(parser: argparse.ArgumentParser, note: str = "") -> None:
+    parser.add_argument("--backend", default=None, metavar="NAME",
+                        help=f"where rollouts run: {', '.join(BACKENDS)} (default local; "
+                             f"same as --set backend=NAME){note}")
+    parser.add_argument("--ray-address", default=None, metavar="ADDRESS",
+                        help="Ray cluster to use: auto, HOST:PORT or ray://HOST:PORT "
+                             "(default: a running local cluster, else a new local instance)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="workbench", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=__version__)
@@ -129,6 +160,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--out", help="run directory to create")
     train.add_argument("--resume", metavar="DIR", help="continue (or extend) the run in DIR")
     train.add_argument("--quiet", action="store_true", help="no progress bar")
+    _add_backend_flags(train)
     train.set_defaults(func=_train)
 
     evaluate = sub.add_parser("evaluate", help="evaluate a run's latest checkpoint on test tasks")
@@ -169,6 +201,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                        help="for `iteration`: config overrides, e.g. --set policy=L")
     bench.add_argument("--json", action="store_true", help="print only the JSON line")
+    _add_backend_flags(bench, " (iteration: ray times local AND ray in one run)")
     bench.set_defaults(func=_bench)
 
     for ep in entry_points(group="workbench.commands"):

@@ -29,7 +29,10 @@ COMMON_DEFAULTS: dict[str, Any] = {
     "eval_every": 10,
     "eval_adaptations": 200,  # test adaptations per evaluation, spread over the test tasks
     "checkpoint_every": 50,
-    "backend": "local",
+    "backend": "local",  # local or ray (docs/distributed.md)
+    "ray_address": None,  # None: a running local cluster if any, else a new local instance
+    "ray_actors": 0,  # 0: one actor per ray_actor_cpus CPUs of the cluster
+    "ray_actor_cpus": 1,  # CPUs (and physics threads) each actor declares and uses
     "budget_rollouts": 0,  # > 0: stop once this many training rollouts are spent
 }
 #: Keys whose value is a free-form mapping, validated by its owner.

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import signal
+import sys
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -27,7 +28,8 @@ from workbench.algorithm import Algorithm, EvalResult, algorithm_class
 from workbench.plotting import save_figure, trajectory_figure
 
 #: Config keys a resume may change: they do not alter any number the run computes.
-RESUMABLE_KEYS = ("iterations", "checkpoint_every", "backend", "budget_rollouts")
+RESUMABLE_KEYS = ("iterations", "checkpoint_every", "backend", "ray_address", "ray_actors",
+                  "ray_actor_cpus", "budget_rollouts")
 
 
 class RunDir:
@@ -89,10 +91,13 @@ def write_trajectories(run: RunDir, algo: Algorithm, result: EvalResult, iterati
 
 
 def start(algo_name: str, task: str, out: str | Path, config_file: str | None = None,
-          sets: list[str] | None = None, seed: int | None = None) -> tuple[RunDir, dict]:
-    """Resolve a new run's config and create its directory (refusing to overwrite a run)."""
+          sets: list[str] | None = None, seed: int | None = None,
+          **overrides: Any) -> tuple[RunDir, dict]:
+    """Resolve a new run's config and create its directory (refusing to overwrite a run).
+
+    `overrides` (e.g. `backend`, `ray_address` from command-line flags) apply last."""
     defaults = algorithm_class(algo_name).defaults()
-    config = cfg.build(defaults, config_file, sets, seed=seed)
+    config = cfg.build(defaults, config_file, sets, seed=seed, **overrides)
     config["algo"] = algo_name
     config["task"]["name"] = task
     run = RunDir(out)
@@ -105,10 +110,13 @@ def start(algo_name: str, task: str, out: str | Path, config_file: str | None = 
     return run, config
 
 
-def resume_config(out: str | Path, sets: list[str] | None) -> tuple[RunDir, dict]:
+def resume_config(out: str | Path, sets: list[str] | None,
+                  **overrides: Any) -> tuple[RunDir, dict]:
     run = RunDir(out)
     config = cfg.load(run.config)
-    changed = cfg.build(config, None, sets)
+    for key in RESUMABLE_KEYS:  # run directories from before a key existed
+        config.setdefault(key, cfg.COMMON_DEFAULTS.get(key))
+    changed = cfg.build(config, None, sets, **overrides)
     for key in changed:
         if changed[key] != config[key] and key not in RESUMABLE_KEYS:
             raise ValueError(f"--resume may change only {', '.join(RESUMABLE_KEYS)}; "
@@ -120,10 +128,21 @@ def resume_config(out: str | Path, sets: list[str] | None) -> tuple[RunDir, dict
 def train(run: RunDir, config: dict[str, Any], resume: bool = False,
           progress: bool = True) -> dict[str, Any]:
     """Run (or continue) training; returns a summary with the last test evaluation."""
+    algo = algorithm_class(config["algo"])(config)
+    try:
+        return _train(run, config, algo, resume, progress)
+    finally:
+        algo.close()  # Ray actors (and a Ray instance this run started) go, even on errors
+
+
+def _train(run: RunDir, config: dict[str, Any], algo: Algorithm, resume: bool,
+           progress: bool) -> dict[str, Any]:
     from torch.utils.tensorboard import SummaryWriter
 
-    algo = algorithm_class(config["algo"])(config)
-    first, counters = 0, {"rollouts": 0, "env_steps": 0, "wall_time_s": 0.0}
+    backend = algo.backend
+    first = 0
+    counters: dict[str, Any] = {"rollouts": 0, "env_steps": 0, "wall_time_s": 0.0,
+                                **{key: 0 for key in backend.counter_keys}}
     expect = {"algo": config["algo"], "task": config["task"]["name"]}
     if resume:
         path = checkpoint.latest(run.checkpoints)
@@ -134,7 +153,7 @@ def train(run: RunDir, config: dict[str, Any], resume: bool = False,
             raise checkpoint.CheckpointError(f"{path}: does not match this run's config "
                                              f"({err})") from None
         first = int(data["iteration"])
-        counters = {k: data[k] for k in counters}
+        counters = {k: data.get(k, v) for k, v in counters.items()}
         kept = [m for m in run.read_metrics() if m["iteration"] < first]
         run.metrics.write_text("".join(json.dumps(m) + "\n" for m in kept))
     elif run.metrics.exists():
@@ -146,6 +165,9 @@ def train(run: RunDir, config: dict[str, Any], resume: bool = False,
     bar = tqdm(range(first, total), initial=first, total=total, disable=not progress,
                desc=f"{config['algo']} {config['task']['name']}", unit="it", dynamic_ncols=True)
     stopped = False
+    # Connect first: ray.init installs its own SIGTERM handler, which must not replace
+    # the run loop's (finish the iteration, checkpoint, stop).
+    backend.start()
     with stop_on_signals() as flag, run.metrics.open("a") as metrics_file:
         for it in bar:
             tick = time.perf_counter()
@@ -169,6 +191,13 @@ def train(run: RunDir, config: dict[str, Any], resume: bool = False,
                     writer.add_scalar(key, value, it)
             counters["wall_time_s"] += time.perf_counter() - tick
             record["wall_time_s"] = counters["wall_time_s"]
+            for key, text in backend.drain_events():
+                if key is not None:
+                    counters[key] += 1
+                writer.add_text(f"{backend.name}/events", text, it)
+                tqdm.write(f"[{backend.name}] iteration {it}: {text}", file=sys.stderr)
+            for key in backend.counter_keys:
+                record[key] = counters[key]
             metrics_file.write(json.dumps(record) + "\n")
             metrics_file.flush()
             for key, value in record.items():
@@ -210,8 +239,11 @@ def evaluate_run(path: str | Path, adaptations: int | None = None) -> dict[str, 
     data = checkpoint.load(ckpt, {"algo": config["algo"], "task": config["task"]["name"]})
     algo.load_state_dict(data["state"])
     iteration = int(data["iteration"])
-    with torch.no_grad():
-        result = algo.evaluate(iteration, record=True)
+    try:
+        with torch.no_grad():
+            result = algo.evaluate(iteration, record=True)
+    finally:
+        algo.close()
     writer = SummaryWriter(str(run.path / "evaluate"))
     png = write_trajectories(run, algo, result, iteration, writer)
     writer.close()

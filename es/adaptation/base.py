@@ -19,6 +19,7 @@ from typing import Any, ClassVar
 import torch
 from torch import Tensor
 
+from workbench import points as wp
 from workbench.objective import Evaluation, Objective
 from workbench.seeding import derive_many
 
@@ -76,7 +77,9 @@ def query(objective: Objective, thetas: Tensor, directions: Tensor, sigma: float
     Returns `(pivot [P], values [P, K], evaluation)`.
     """
     p, k, d = directions.shape
-    points = torch.cat([thetas, (thetas.unsqueeze(1) + sigma * directions).reshape(p * k, d)])
+    # Described (workbench.points) so a remote backend can send thetas' recipe and the
+    # direction seeds rather than P (K + 1) rows.
+    points = wp.concat([thetas, wp.perturb(thetas, sigma, directions)])
     all_tasks = torch.cat([tasks, tasks.repeat_interleave(k)])
     all_seeds = torch.cat([derive_many(seeds, PIVOT_KEY),
                            derive_many(seeds.repeat_interleave(k), QUERY_KEY,

@@ -15,6 +15,7 @@ from torch import Tensor
 
 from es.adaptation.base import DIRECTIONS_KEY, PIVOT_KEY, QUERY_KEY, AdaptationOperator, Adapted
 from es.samplers import make_sampler
+from workbench import points as wp
 from workbench.objective import Objective
 from workbench.seeding import derive_many
 
@@ -37,7 +38,7 @@ class HillClimb(AdaptationOperator):
                repeats: int, evaluations: list) -> Tensor:
         """Mean value over `repeats` rollouts of each point: `[P]`."""
         p = points.shape[0]
-        ev = objective(points.repeat_interleave(repeats, 0), tasks.repeat_interleave(repeats),
+        ev = objective(wp.repeat_rows(points, repeats), tasks.repeat_interleave(repeats),
                        derive_many(seeds.repeat_interleave(repeats), torch.arange(repeats).repeat(p)))
         evaluations.append(ev)
         return ev.values.reshape(p, repeats).mean(1)
@@ -48,7 +49,7 @@ class HillClimb(AdaptationOperator):
         b = int(self.options["population"])
         average = self.options["mode"] == "average"
         evaluations: list = []
-        best = thetas.clone()
+        best = thetas  # replaced, never written in place; keeps thetas' recipe
         best_value = self._score(objective, best, tasks, derive_many(seeds, PIVOT_KEY),
                                  b if average else 1, evaluations)
         pre_value = best_value.clone()
@@ -56,12 +57,14 @@ class HillClimb(AdaptationOperator):
             it_seeds = derive_many(seeds, QUERY_KEY, it)
             dirs = self.sampler.sample(derive_many(it_seeds, DIRECTIONS_KEY), 1 if average else b,
                                        d, dtype=thetas.dtype)
-            cands = best.unsqueeze(1) + self.sigma * dirs  # [P, c, D]
+            # [P, c, D]: best travels as rows (it depends on earlier values), dirs as seeds
+            flat = wp.perturb(best, self.sigma, dirs)
+            cands = flat.reshape(p, -1, d)
             if average:
-                values = self._score(objective, cands[:, 0], tasks, it_seeds, b, evaluations)
+                values = self._score(objective, flat, tasks, it_seeds, b, evaluations)
                 pick = cands[:, 0]
             else:
-                ev = objective(cands.reshape(-1, d), tasks.repeat_interleave(b),
+                ev = objective(flat, tasks.repeat_interleave(b),
                                derive_many(it_seeds.repeat_interleave(b), torch.arange(b).repeat(p)))
                 evaluations.append(ev)
                 values, j = ev.values.reshape(p, b).max(1)

@@ -1,0 +1,197 @@
+"""The Ray backend: the same numbers as the local backend, surviving a killed actor, cleaning
+up after itself; and the errors for backends that cannot run.
+
+One local Ray cluster (2 CPUs) serves the whole module; runs are smoke-sized but large
+enough that phases split over both actors.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from workbench import run as runmod
+from workbench.backends import RAY_INSTALL_HINT, make_backend
+from workbench.cli import main
+
+ray = pytest.importorskip("ray", reason=f"ray is not installed: {RAY_INSTALL_HINT}")
+
+from workbench.backends.ray_backend import RayObjective, split_rows  # noqa: E402
+
+# 96 points (2 chunks) and 480 queries per phase: every phase has work for both actors.
+SMOKE = ["num_perturbations=48", "num_current_evals=48", "K=4", "policy=L", "eval_every=2",
+         "eval_adaptations=70", "checkpoint_every=2"]
+RESTARTS = "ray/actor_restarts"
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False,
+             logging_level=logging.WARNING)
+    yield ray.get_runtime_context().gcs_address
+    ray.shutdown()
+
+
+def train(out: Path, backend: str, *sets: str, iterations: int = 3) -> list[dict]:
+    args = ["train", "--algo", "es-maml", "--task", "four-corners", "--out", str(out),
+            "--seed", "3", "--quiet", "--backend", backend]
+    for s in [*SMOKE, f"iterations={iterations}", *sets]:
+        args += ["--set", s]
+    assert main(args) == 0
+    return runmod.RunDir(out).read_metrics()
+
+
+def numbers(metrics: list[dict]) -> list[dict]:
+    """What must match across backends: everything but wall time and the fault counter."""
+    return [{k: v for k, v in m.items() if k not in ("wall_time_s", RESTARTS)} for m in metrics]
+
+
+def final_state(out: Path) -> dict:
+    from workbench import checkpoint
+    return checkpoint.load(checkpoint.latest(out / "checkpoints"))["state"]
+
+
+def wait_for_free_cpus(expected: float = 2.0, timeout: float = 30.0) -> float:
+    deadline = time.time() + timeout
+    free = 0.0
+    while time.time() < deadline:
+        free = ray.available_resources().get("CPU", 0.0)
+        if free == expected:
+            break
+        time.sleep(0.2)
+    return free
+
+
+@pytest.fixture
+def slice_log(monkeypatch):
+    """How many distinct actors each phase was split over."""
+    log: list[int] = []
+    monkeypatch.setattr(RayObjective, "after_submit",
+                        lambda objective, slots: log.append(len({id(s) for s in slots})))
+    return log
+
+
+@pytest.mark.parametrize("adaptation", ["mc", "hc"])
+def test_ray_gives_the_local_numbers(cluster, tmp_path, adaptation, slice_log):
+    local = train(tmp_path / "local", "local", f"adaptation={adaptation}")
+    remote = train(tmp_path / "ray", "ray", f"adaptation={adaptation}")
+    assert numbers(remote) == numbers(local)
+    assert [m[RESTARTS] for m in remote] == [0, 0, 0]
+    assert all(RESTARTS not in m for m in local), "the counter is a Ray-only key"
+    a, b = final_state(tmp_path / "local"), final_state(tmp_path / "ray")
+    assert torch.equal(a["theta"], b["theta"])
+    assert torch.equal(a["normalizer"]["stats"], b["normalizer"]["stats"])
+    assert max(slice_log) == 2, "phases should have been split over both actors"
+    assert wait_for_free_cpus() == 2.0, "the run's actors must be gone when it ends"
+
+
+def test_killed_actor_is_replaced_and_the_run_keeps_its_numbers(cluster, tmp_path,
+                                                                  monkeypatch):
+    local = train(tmp_path / "local", "local", iterations=4)
+    killed = []
+
+    def kill_one(objective, slots):
+        # iteration 1's first phase (iteration 0 made 3 calls: query, post, test query),
+        # mid-phase: the slices are submitted, the results not yet gathered
+        if objective.calls == 3 and not killed:
+            victim = slots[0]
+            os.kill(victim.pid, signal.SIGKILL)
+            killed.append(victim.pid)
+
+    monkeypatch.setattr(RayObjective, "after_submit", kill_one)
+    remote = train(tmp_path / "ray", "ray", iterations=4)
+    assert killed, "the hook should have killed an actor"
+    assert numbers(remote) == numbers(local)
+    assert [m[RESTARTS] for m in remote] == [0, 1, 1, 1]
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    acc = EventAccumulator(str(tmp_path / "ray"), size_guidance={"tensors": 0})
+    acc.Reload()
+    texts = [e.tensor_proto.string_val[0].decode() for e in acc.Tensors("ray/events/text_summary")]
+    assert "2 actor(s) x 1 CPU" in texts[0]
+    deaths = [t for t in texts if "died" in t]
+    assert len(deaths) == 1 and f"pid {killed[0]}" in deaths[0] and "re-run on actor" in deaths[0]
+    assert wait_for_free_cpus() == 2.0
+
+
+def test_resume_on_ray_equals_an_uninterrupted_local_run(cluster, tmp_path):
+    straight = train(tmp_path / "straight", "local", iterations=4)
+    train(tmp_path / "resumed", "ray", iterations=2)
+    assert main(["train", "--resume", str(tmp_path / "resumed"), "--set", "iterations=4",
+                 "--quiet"]) == 0
+    resumed = runmod.RunDir(tmp_path / "resumed").read_metrics()
+    assert numbers(resumed) == numbers(straight)
+    # and back to local mid-run: the backend is a resumable key
+    assert main(["train", "--resume", str(tmp_path / "resumed"), "--set", "iterations=5",
+                 "--backend", "local", "--quiet"]) == 0
+    assert len(runmod.RunDir(tmp_path / "resumed").read_metrics()) == 5
+
+
+def test_sigint_on_ray_checkpoints_stops_and_frees_the_actors(cluster, tmp_path):
+    out = tmp_path / "r"
+    cmd = [sys.executable, "-m", "workbench", "train", "--algo", "es-maml", "--task",
+           "four-corners", "--out", str(out), "--seed", "0", "--quiet", "--backend", "ray",
+           "--ray-address", cluster]
+    for s in [*SMOKE, "iterations=400", "checkpoint_every=1000"]:
+        cmd += ["--set", s]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    metrics = out / "metrics.jsonl"
+    deadline = time.time() + 120
+    while time.time() < deadline and proc.poll() is None and (
+            not metrics.exists() or len(metrics.read_text().splitlines()) < 2):
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    stdout, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 0, stderr
+    assert "interrupted after iteration" in stdout
+    done = len(runmod.RunDir(out).read_metrics())
+    assert (out / "checkpoints" / f"iter_{done:06d}.pt").is_file()
+    assert wait_for_free_cpus() == 2.0, "the interrupted run's actors must be gone"
+
+
+def test_bench_iteration_times_both_backends_in_one_run(cluster, capsys):
+    assert main(["bench", "iteration", "--task", "four-corners", "--backend", "ray",
+                 "--repeats", "1", "--json", "--set", "num_perturbations=48",
+                 "--set", "num_current_evals=48", "--set", "K=4", "--set", "policy=L"]) == 0
+    result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert {"task", "backend", "seconds_per_iteration", "env_steps_per_s",
+            "ray_over_local"} <= set(result)
+    assert result["backend"] == "ray" and result["ray_actors"] == 2
+    assert result["same_numbers"] is True
+    assert result["ray_over_local"] == pytest.approx(
+        result["ray_env_steps_per_s"] / result["local_env_steps_per_s"])
+    assert 0 < result["ray_bytes_sent_per_iteration"] < result["ray_bytes_if_rows_per_iteration"]
+
+
+def test_split_rows_is_chunk_aligned_and_covers_every_row():
+    from workbench.normalization import STATS_CHUNK
+    for n, parts in [(1, 2), (64, 2), (65, 2), (6600, 2), (6600, 7), (300, 16)]:
+        bounds = split_rows(n, parts)
+        assert bounds[0][0] == 0 and bounds[-1][1] == n
+        assert all(a % STATS_CHUNK == 0 and a < b for a, b in bounds)
+        assert all(b == c for (_, b), (c, _) in zip(bounds, bounds[1:]))
+        assert len(bounds) == min(parts, -(-n // STATS_CHUNK))
+
+
+def test_backend_errors_are_one_line_and_name_the_fix(tmp_path, capsys, monkeypatch):
+    assert main(["train", "--algo", "es-maml", "--task", "four-corners", "--out",
+                 str(tmp_path / "a"), "--backend", "dask"]) == 2
+    assert "unknown backend 'dask'; valid: local, ray" in capsys.readouterr().err
+    assert not (tmp_path / "a").exists()
+    assert main(["train", "--algo", "promp", "--task", "nav2d", "--out",
+                 str(tmp_path / "b"), "--backend", "ray"]) == 2
+    assert "backend 'ray' is not available for promp" in capsys.readouterr().err
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "ray" else real(name, *a))
+    with pytest.raises(ValueError, match=r"pip install -e '\.\[ray\]'"):
+        make_backend({"backend": "ray"}, ("local", "ray"))

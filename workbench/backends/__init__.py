@@ -1,0 +1,83 @@
+"""Execution backends: where an algorithm's rollouts run (DESIGN.md §3, docs/distributed.md).
+
+- `local` (the default): in this process, nothing to start.
+- `ray`: every phase's rollouts split over Ray actors, each with its own batched simulators
+  (`workbench.backends.ray_backend`); the same seed gives the same numbers as `local`.
+
+An algorithm gets its backend from the config (`backend`, `ray_address`, `ray_actors`,
+`ray_actor_cpus`) and wraps its objective with `backend.objective(...)`. The run loop starts
+the backend before training (so that Ray's own signal handlers are installed before the
+run loop's), drains its events into TensorBoard and metrics after each iteration, and
+closes it at the end.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+from typing import Any
+
+from workbench.objective import Objective
+
+#: Backend name -> `module:Class`.
+BACKENDS: dict[str, str] = {
+    "local": "workbench.backends:Backend",
+    "ray": "workbench.backends.ray_backend:RayBackend",
+}
+RAY_INSTALL_HINT = "pip install -e '.[ray]'  (or make install)"
+
+
+class Backend:
+    """The local backend: objectives run in this process; no events, nothing to close."""
+
+    name = "local"
+    #: Counters the run loop keeps (cumulative, checkpointed) and writes to metrics.jsonl.
+    counter_keys: tuple[str, ...] = ()
+
+    def start(self) -> None:
+        """Connect to whatever the backend needs (a no-op locally)."""
+
+    def objective(self, objective: Objective, task: dict[str, Any]) -> Objective:
+        """The objective to evaluate through; `task` is the config's `task` section, from
+        which a remote worker rebuilds the same task family."""
+        return objective
+
+    def drain_events(self) -> list[tuple[str | None, str]]:
+        """Events since the last call (e.g. a worker lost and replaced): `(counter key or
+        None, text)`; an event with a key adds 1 to that counter."""
+        return []
+
+    def close(self) -> None:
+        """Release workers and connections."""
+
+
+def check_backend(name: Any, supported: tuple[str, ...] | None = None,
+                  algo: str | None = None) -> str:
+    """`name` if it is a backend this algorithm supports, else a one-line ValueError."""
+    if name not in BACKENDS:
+        raise ValueError(f"unknown backend {name!r}; valid: {', '.join(BACKENDS)}")
+    if supported is not None and name not in supported:
+        raise ValueError(f"backend {name!r} is not available for {algo or 'this algorithm'} "
+                         f"(it runs on: {', '.join(supported)}); the ray backend "
+                         f"distributes ES-MAML's rollouts only")
+    if name == "ray" and importlib.util.find_spec("ray") is None:
+        raise ValueError(f"backend 'ray' needs Ray, which is not installed: "
+                         f"{RAY_INSTALL_HINT}")
+    return name
+
+
+def make_backend(config: dict[str, Any], supported: tuple[str, ...] | None = None,
+                 algo: str | None = None) -> Backend:
+    """The config's backend (not yet connected: `start` happens on first use)."""
+    name = check_backend(config.get("backend", "local"), supported, algo)
+    module, cls = BACKENDS[name].split(":")
+    backend_cls = getattr(importlib.import_module(module), cls)
+    if name == "local":
+        return backend_cls()
+    address = config.get("ray_address")
+    return backend_cls(address=str(address) if address else None,
+                       actors=int(config.get("ray_actors") or 0),
+                       actor_cpus=int(config.get("ray_actor_cpus") or 1))
+
+
+__all__ = ["BACKENDS", "Backend", "check_backend", "make_backend"]

@@ -1,0 +1,97 @@
+"""What a Ray actor runs: its own task family and rollout engine, evaluating slices of phases.
+
+Kept free of Ray imports: `ray_backend` wraps `RolloutWorker` with `ray.remote`, and the
+tests can drive a worker in-process. A worker is built once per run from the config's task
+section, the policy spec, the horizon and the engine dtype; it owns batched simulators
+with `threads` physics threads (1 by default: one actor per core) and runs torch on as
+many threads as the family wants (MuJoCo families: 1).
+
+Per phase the driver sends a `Job`: a recipe for the slice's parameter vectors
+(`workbench.points`: theta and seeds where the points are theta + sigma * noise, explicit
+rows where they depend on earlier results), the slice's task ids and rollout seeds, and the
+normaliser's statistics. The worker returns a `SliceResult`: returns, env steps and the
+observation statistics of its whole chunks (`normalization.chunk_stats`).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from workbench.normalization import Normalizer
+from workbench.points import Points
+from workbench.policies import PolicySpec
+from workbench.rollout import evaluate
+from workbench.tasks import family_class, make_family
+
+
+@dataclass
+class Job:
+    points: Points  # the slice's parameter vectors, as a recipe
+    tasks: Tensor  # [r] int64
+    seeds: Tensor  # [r] int64 rollout seeds
+    normalizer: dict[str, Any]  # Normalizer.state_dict() of the driver
+
+    def nbytes(self, dense: bool = False) -> int:
+        """Tensor payload bytes; with `dense`, what it would be with the points as rows."""
+        points = 8 * self.points.rows * self.points.dim if dense else self.points.nbytes()
+        return (points + 8 * (len(self.tasks) + len(self.seeds))
+                + self.normalizer["stats"].numel() * 8)
+
+
+@dataclass
+class SliceResult:
+    values: Tensor  # [r] returns
+    env_steps: int
+    obs_chunks: Tensor  # [ceil(r / STATS_CHUNK), 1 + 2 obs_dim]
+    seconds: float = 0.0  # the worker's time on this slice (rebuilding points + rollouts)
+    cpu_seconds: float = 0.0  # the worker process's CPU time on it (all its threads)
+
+    def nbytes(self) -> int:
+        return (self.values.numel() * self.values.element_size()
+                + self.obs_chunks.numel() * 8 + 8)
+
+
+def worker_family(task: dict[str, Any], threads: int):
+    """The config's task family with `threads` physics threads where it has the option
+    (thread counts do not change MuJoCo's results: docs/tasks.md)."""
+    params = {k: v for k, v in task.items() if k != "name"}
+    if "nthread" in family_class(task["name"]).PARAMS:
+        params["nthread"] = threads
+    return make_family(task["name"], **params)
+
+
+class RolloutWorker:
+    """One actor's engine: `evaluate(job) -> SliceResult`."""
+
+    def __init__(self, task: dict[str, Any], spec: PolicySpec, horizon: int,
+                 dtype: torch.dtype, threads: int = 1) -> None:
+        self.family = worker_family(task, threads)
+        torch.set_num_threads(getattr(self.family, "torch_threads", None) or threads)
+        self.spec, self.horizon, self.dtype = spec, horizon, dtype
+        self.normalizer = Normalizer(self.family.obs_dim)
+
+    def ready(self) -> dict[str, Any]:
+        """Where this worker runs (for logs, and for tests that kill it)."""
+        where = {"pid": os.getpid(), "host": socket.gethostname(), "node": "?"}
+        try:  # inside Ray: which node (several may share a host)
+            import ray
+            where["node"] = ray.get_runtime_context().get_node_id()[:8]
+        except Exception:  # noqa: BLE001 - run in-process, outside Ray
+            pass
+        return where
+
+    @torch.no_grad()
+    def evaluate(self, job: Job) -> SliceResult:
+        start, cpu = time.perf_counter(), time.process_time()
+        self.normalizer.load_state_dict(job.normalizer)
+        out = evaluate(self.spec, self.family, job.points.materialize(), job.tasks,
+                       self.horizon, self.normalizer, seeds=job.seeds, dtype=self.dtype)
+        return SliceResult(out.returns, out.env_steps, out.obs_chunks,
+                           time.perf_counter() - start, time.process_time() - cpu)
