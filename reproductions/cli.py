@@ -18,7 +18,9 @@ def register(sub) -> None:
                         "largest this machine runs, see docs/reproductions.md); small: a "
                         "reduced MuJoCo budget")
     p.add_argument("--seeds", type=int, default=None, help="default: the scale's")
-    p.add_argument("--backend", default="local", help="local (default) or ray")
+    p.add_argument("--backend", default="local",
+                   help="local (default) or ray: ES-MAML runs' rollouts on Ray actors "
+                        "(PG-MAML runs stay local); see docs/distributed.md")
     p.add_argument("--jobs", type=int, default=1,
                    help="runs trained in parallel, each in its own one-thread process")
     p.add_argument("--panel", action="append", default=None, metavar="NAME",

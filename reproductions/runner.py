@@ -65,9 +65,16 @@ class Job:
     resume: bool
 
 
+def run_backend(run: Run, backend: str) -> str:
+    """The backend a run uses: the requested one where its algorithm supports it (Ray
+    distributes ES-MAML's rollouts only; PG-MAML runs stay local)."""
+    return backend if backend in getattr(algorithm_class(run.algo), "backends", ("local",)) \
+        else "local"
+
+
 def expected_config(run: Run, seed: int, backend: str) -> dict[str, Any]:
     config = cfg.build(algorithm_class(run.algo).defaults(), None,
-                       [*run.set_list(), f"backend={backend}"], seed=seed)
+                       [*run.set_list(), f"backend={run_backend(run, backend)}"], seed=seed)
     config["algo"], config["task"]["name"] = run.algo, run.task
     return config
 
@@ -91,7 +98,7 @@ def plan(run: Run, seed: int, path: Path, backend: str) -> Job | None:
         if finished(path, int(want["iterations"])):
             return None
         if list_checkpoints(directory.checkpoints):
-            cfg.dump({**have, "iterations": want["iterations"], "backend": backend},
+            cfg.dump({**have, "iterations": want["iterations"], "backend": want["backend"]},
                      directory.config)
             return Job(run, seed, path, cfg.load(directory.config), True)
         shutil.rmtree(path)  # created but never checkpointed: nothing worth keeping

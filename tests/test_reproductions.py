@@ -150,3 +150,17 @@ def test_not_worse_at_least_at_most_and_overall():
     assert overall([c(HOLDS), c(HOLDS)]) == HOLDS
     assert overall([c(HOLDS), c(INCONCLUSIVE)]) == INCONCLUSIVE
     assert overall([c(HOLDS), c(FAILS), c(INCONCLUSIVE)]) == FAILS
+
+
+def test_reproduce_on_ray_gives_the_local_numbers(tmp_path, smoke):
+    # ES-MAML runs go to Ray actors; PG-MAML runs (no Ray support) stay local.
+    pytest.importorskip("ray")
+    runner.reproduce("a4", "smoke", tmp_path, backend="ray", progress=False)
+    from workbench import config as cfg
+    for run, backend in (("es", "ray"), ("pg", "local")):
+        path = tmp_path / "runs" / "a4" / "smoke" / run / "seed0"
+        assert cfg.load(path / "config.yaml")["backend"] == backend
+        strip = lambda p: [{k: v for k, v in json.loads(line).items()
+                            if k not in ("wall_time_s", "ray/actor_restarts")}
+                           for line in (p / "metrics.jsonl").read_text().splitlines()]
+        assert strip(path) == strip(smoke / "runs" / "a4" / "smoke" / run / "seed0")
