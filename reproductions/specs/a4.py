@@ -58,7 +58,7 @@ FIGURE = Figure(
         "smoke": Scale(_runs(SMOKE_ES, SMOKE_PG), seeds=1, wall_time="~15 s"),
         "paper": Scale(_runs({"iterations": 300, "eval_every": 25},
                              {"iterations": 100, "eval_every": 10}), seeds=3,
-                       wall_time="~10 min with --jobs 2"),
+                       wall_time="~10 min with --jobs 2 (measured, loaded machine)"),
     },
     checks=checks,
     pictures=pictures,

@@ -80,8 +80,8 @@ FIGURE = Figure(
         "smoke": Scale(_runs((20, 5), SMOKE_ES, SMOKE_PG), seeds=1, wall_time="~30 s"),
         "paper": Scale(_runs((20, 10, 5), {"iterations": 150, "eval_every": 15},
                              {"iterations": 100, "eval_every": 10}),
-                       seeds=3, wall_time="~25 min with --jobs 2 (measured, see "
-                                          "docs/reproductions.md)"),
+                       seeds=3, wall_time="~22 min with --jobs 2 (measured, loaded "
+                                          "machine)"),
     },
     checks=checks,
     pictures=pictures,

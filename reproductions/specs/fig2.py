@@ -55,7 +55,7 @@ FIGURE = Figure(
     scales={
         "smoke": Scale(_runs(SMOKE_ES), seeds=1, wall_time="~10 s"),
         "paper": Scale(_runs({"iterations": 300, "eval_every": 25}), seeds=3,
-                       wall_time="~5 min with --jobs 2"),
+                       wall_time="~6 min with --jobs 2 (measured, loaded machine)"),
     },
     checks=checks,
     pictures=pictures,

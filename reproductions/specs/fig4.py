@@ -72,9 +72,10 @@ FIGURE = Figure(
                              {**PAPER_MUJOCO_ES, "iterations": 500, "K": 20},
                              {**PAPER_MUJOCO_PG, "iterations": 500, "K": 20},
                              {"L": 500, "H": 200, "HH": 60}), seeds=3,
-                       wall_time="CartPole panel ~25 min with --jobs 2 (measured); Swimmer "
-                                 "and Walker2d ~56 h on 2 cores (estimated from bench "
-                                 "iteration: 24 s per Swimmer iteration)"),
+                       wall_time="CartPole panel ~50 min with --jobs 2 (measured, loaded "
+                                 "machine); Swimmer and Walker2d ~56 h on 2 cores "
+                                 "(estimated from bench iteration: 24 s per Swimmer "
+                                 "iteration)"),
     },
     checks=checks,
     notes=("Run the CartPole panel alone with `--panel cartpole`. CartPole ES iterations: "
