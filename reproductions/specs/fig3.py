@@ -39,7 +39,7 @@ FIGURE = Figure(
         "smoke": Scale(_runs((2,), {**SMOKE_ES, **SMOKE_MUJOCO}), seeds=1,
                        wall_time="~40 s"),
         "small": Scale(_runs((20,), {**SMALL_MUJOCO_ES, "iterations": 30}, ("hc-fb",)),
-                       seeds=3, wall_time="~45 min with --jobs 2 (HalfCheetah-FB only)"),
+                       seeds=3, wall_time="~16 min with --jobs 2 (measured; HalfCheetah-FB only)"),
         "paper": Scale(_runs((20, 5), {**PAPER_MUJOCO_ES, "iterations": 500}), seeds=3,
                        wall_time="~250 h on 2 cores (estimated from bench iteration: 15.6 s "
                                  "per HalfCheetah and 98 s per Ant iteration at K = 20)"),
