@@ -16,42 +16,35 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from workbench import checkpoint
-from workbench import config as cfg
-from workbench.algorithm import Algorithm, algorithm_class
 from workbench.rollout import evaluate
-from workbench.run import RunDir
+from workbench.run import load_run
 
 #: Seed of the exploration pictures' perturbations and rollouts (fixed: pictures are
 #: reproducible).
 PICTURE_SEED = 20200426
 
 
-def load(run_dir: Path) -> tuple[Algorithm, dict[str, Any], int]:
-    """The algorithm at its latest checkpoint, its config and the checkpoint's iteration."""
-    run = RunDir(run_dir)
-    config = cfg.load(run.config)
-    algo = algorithm_class(config["algo"])(config)
-    data = checkpoint.load(checkpoint.latest(run.checkpoints),
-                           {"algo": config["algo"], "task": config["task"]["name"]})
-    algo.load_state_dict(data["state"])
-    return algo, config, int(data["iteration"])
-
-
 def adapted_paths(run_dir: Path) -> tuple[Any, Tensor, Tensor]:
     """(family, positions [T + 1, n, 2], task ids [n]) of the adapted policies, one per
     distinct test task."""
-    algo, _, iteration = load(run_dir)
-    with torch.no_grad():
-        result = algo.evaluate(iteration, record=True)
+    algo, _, iteration, _ = load_run(run_dir)
+    try:
+        with torch.no_grad():
+            result = algo.evaluate(iteration, record=True)
+    finally:
+        algo.close()  # a run trained on Ray evaluates there too; free its actors
     if result.trajectories is None:
         raise ValueError(f"{run_dir}: task {algo.family.name} records no 2-D positions")
     return algo.family, result.trajectories, result.trajectory_tasks
 
 
-def exploration_paths(run_dir: Path, task: int) -> Tensor:
-    """The K exploration paths `[T + 1, K, 2]` of the meta-policy on one task."""
-    algo, config, _ = load(run_dir)
+def exploration_paths(run_dir: Path, tasks: list[int]) -> list[Tensor]:
+    """For each task, the K exploration paths `[T + 1, K, 2]` of the meta-policy."""
+    algo, config, _, _ = load_run(run_dir)
+    return [_explore(algo, config, int(task)) for task in tasks]
+
+
+def _explore(algo, config: dict[str, Any], task: int) -> Tensor:
     K = int(config["K"])
     tasks = torch.full((K,), int(task), dtype=torch.long)
     g = torch.Generator().manual_seed(PICTURE_SEED)
@@ -93,10 +86,9 @@ def exploration_panels(run_dir: Path, who: str, count: int,
     """Panels for `plots.trajectories`: on each of the first `count` test tasks, the K
     exploration paths (red) and the adapted policy's path (blue)."""
     family, pos, tasks = adapted_paths(run_dir)
+    tasks = [int(t) for t in tasks[:count]]
     panels = []
-    for i in range(min(len(tasks), count)):
-        task = int(tasks[i])
-        explore = exploration_paths(run_dir, task)
+    for i, (task, explore) in enumerate(zip(tasks, exploration_paths(run_dir, tasks))):
         lines = [(explore[:, k].numpy(), "tab:red") for k in range(explore.shape[1])]
         lines.append((pos[:, i].numpy(), "tab:blue"))
         panels.append((f"{who}, {name(task)}", family, lines, goals(family, task)))

@@ -226,19 +226,25 @@ def _train(run: RunDir, config: dict[str, Any], algo: Algorithm, resume: bool,
             "trajectory_png": str(last_png) if last_png else None}
 
 
+def load_run(path: str | Path, **overrides: Any) -> tuple[Algorithm, dict[str, Any], int, Path]:
+    """A run's algorithm restored from its latest checkpoint: (algorithm, config with
+    `overrides` applied, the checkpoint's iteration, the checkpoint's path)."""
+    run = RunDir(path)
+    config = {**cfg.load(run.config), **overrides}
+    algo = algorithm_class(config["algo"])(config)
+    ckpt = checkpoint.latest(run.checkpoints)
+    data = checkpoint.load(ckpt, {"algo": config["algo"], "task": config["task"]["name"]})
+    algo.load_state_dict(data["state"])
+    return algo, config, int(data["iteration"]), ckpt
+
+
 def evaluate_run(path: str | Path, adaptations: int | None = None) -> dict[str, Any]:
     """Load a run's latest checkpoint and evaluate it on the test tasks."""
     from torch.utils.tensorboard import SummaryWriter
 
     run = RunDir(path)
-    config = cfg.load(run.config)
-    if adaptations:
-        config["eval_adaptations"] = int(adaptations)
-    algo = algorithm_class(config["algo"])(config)
-    ckpt = checkpoint.latest(run.checkpoints)
-    data = checkpoint.load(ckpt, {"algo": config["algo"], "task": config["task"]["name"]})
-    algo.load_state_dict(data["state"])
-    iteration = int(data["iteration"])
+    overrides = {"eval_adaptations": int(adaptations)} if adaptations else {}
+    algo, _, iteration, ckpt = load_run(path, **overrides)
     try:
         with torch.no_grad():
             result = algo.evaluate(iteration, record=True)

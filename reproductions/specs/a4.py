@@ -25,8 +25,8 @@ def spread(r: Results, run: str) -> np.ndarray:
     out = []
     for seed in r.seeds:
         _, _, tasks = paths.adapted_paths(r.dirs[(run, seed)])
-        out.append(np.mean([paths.endpoint_spread(paths.exploration_paths(
-            r.dirs[(run, seed)], int(t))) for t in tasks]))
+        out.append(np.mean([paths.endpoint_spread(p) for p in paths.exploration_paths(
+            r.dirs[(run, seed)], [int(t) for t in tasks])]))
     return np.array(out)
 
 
