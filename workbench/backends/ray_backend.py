@@ -292,12 +292,16 @@ class RayObjective(Objective):
             self._promote()
             self.backend.log(None, f"{len(self.live)} actor(s) x {self.backend.actor_cpus} "
                                    f"CPU: " + ", ".join(s.describe() for s in self.live))
+        self._require_live(f"no Ray actor started within {START_TIMEOUT_S:.0f} s; does the "
+                           f"cluster have {self.backend.actor_cpus} free CPU(s)?")
+
+    def _require_live(self, failure: str) -> None:
+        """Promote started actors, waiting for one if none is live; else fail with `failure`."""
         self._promote()
         if not self.live:
             self._promote(timeout=START_TIMEOUT_S)
         if not self.live:
-            raise RuntimeError(f"no Ray actor started within {START_TIMEOUT_S:.0f} s; does "
-                               f"the cluster have {self.backend.actor_cpus} free CPU(s)?")
+            raise RuntimeError(failure)
 
     def _lose(self, slot: ActorSlot) -> bool:
         """Drop a dead actor and start its replacement; False if it was already dropped."""
@@ -314,12 +318,8 @@ class RayObjective(Objective):
         return True
 
     def _least_loaded(self, pending: dict[Any, tuple[int, ActorSlot, int]]) -> ActorSlot:
-        self._promote()
-        if not self.live:
-            self._promote(timeout=START_TIMEOUT_S)
-        if not self.live:
-            raise RuntimeError(f"every Ray actor was lost and no replacement started within "
-                               f"{START_TIMEOUT_S:.0f} s")
+        self._require_live(f"every Ray actor was lost and no replacement started within "
+                           f"{START_TIMEOUT_S:.0f} s")
         load = {id(s): 0 for s in self.live}
         for _, slot, _ in pending.values():
             if id(slot) in load:
