@@ -46,6 +46,12 @@ def _choice(key: str, value: Any, valid: tuple[str, ...]) -> None:
         raise ValueError(f"unknown {key} {value!r}; valid: {', '.join(valid)}")
 
 
+def check(config: dict[str, Any], key: str, ok, rule: str) -> None:
+    """A one-line ValueError `KEY must RULE; got VALUE` unless `ok(config[key])`."""
+    if not ok(config[key]):
+        raise ValueError(f"{key} must {rule}; got {config[key]}")
+
+
 # -- inner steps -------------------------------------------------------------------------
 @dataclass
 class Step:
@@ -131,14 +137,10 @@ class PGMAML(Algorithm):
                              f"{self.family.name!r} is supervised (use es-maml with "
                              f"adaptation=exact-gradient for it)")
         for key in ("meta_batch", "inner_steps"):
-            if int(c[key]) < 1:
-                raise ValueError(f"{key} must be >= 1; got {c[key]}")
-        if float(c["inner_lr"]) < 0:
-            raise ValueError(f"inner_lr must be >= 0; got {c['inner_lr']}")
-        if not 0.0 <= float(c["gamma"]) <= 1.0:
-            raise ValueError(f"gamma must lie in [0, 1]; got {c['gamma']}")
-        if not 0.0 <= float(c["gae_lambda"]) <= 1.0:
-            raise ValueError(f"gae_lambda must lie in [0, 1]; got {c['gae_lambda']}")
+            check(c, key, lambda v: int(v) >= 1, "be >= 1")
+        check(c, "inner_lr", lambda v: float(v) >= 0, "be >= 0")
+        for key in ("gamma", "gae_lambda"):
+            check(c, key, lambda v: 0.0 <= float(v) <= 1.0, "lie in [0, 1]")
         _choice("baseline", c["baseline"], BASELINES)
         self.K = int(c["K"])
         self.meta_batch = int(c["meta_batch"])

@@ -25,7 +25,7 @@ import torch
 from torch import Tensor
 
 from baselines import surrogates
-from baselines.base import PGMAML, Step
+from baselines.base import PGMAML, Step, check
 from baselines.sampler import log_prob
 from workbench.policies import PolicySpec
 
@@ -50,10 +50,8 @@ class DiCE(PGMAML):
 
     def __init__(self, config: dict[str, Any]) -> None:
         super().__init__(config)
-        if float(config["outer_lr"]) <= 0:
-            raise ValueError(f"outer_lr must be > 0; got {config['outer_lr']}")
-        if int(config["outer_steps"]) < 1:
-            raise ValueError(f"outer_steps must be >= 1; got {config['outer_steps']}")
+        check(config, "outer_lr", lambda v: float(v) > 0, "be > 0")
+        check(config, "outer_steps", lambda v: int(v) >= 1, "be >= 1")
         if config["control_variates"] and config["baseline"] == "zero":
             raise ValueError("control_variates needs a baseline to build them from; "
                              "set baseline=linear")

@@ -22,7 +22,7 @@ import torch
 from torch import Tensor
 
 from baselines import surrogates
-from baselines.base import PGMAML, Step, mean_kl
+from baselines.base import PGMAML, Step, check, mean_kl
 from baselines.sampler import log_prob
 from workbench.policies import PolicySpec
 
@@ -53,15 +53,10 @@ class ProMP(PGMAML):
 
     def __init__(self, config: dict[str, Any]) -> None:
         super().__init__(config)
-        c = config
-        if float(c["outer_lr"]) <= 0:
-            raise ValueError(f"outer_lr must be > 0; got {c['outer_lr']}")
-        if int(c["epochs"]) < 1:
-            raise ValueError(f"epochs must be >= 1; got {c['epochs']}")
-        if not 0 < float(c["clip_eps"]) < 1:
-            raise ValueError(f"clip_eps must lie in (0, 1); got {c['clip_eps']}")
-        if float(c["kl_penalty"]) < 0:
-            raise ValueError(f"kl_penalty must be >= 0; got {c['kl_penalty']}")
+        check(config, "outer_lr", lambda v: float(v) > 0, "be > 0")
+        check(config, "epochs", lambda v: int(v) >= 1, "be >= 1")
+        check(config, "clip_eps", lambda v: 0 < float(v) < 1, "lie in (0, 1)")
+        check(config, "kl_penalty", lambda v: float(v) >= 0, "be >= 0")
 
     def objective(self, theta: Tensor, steps: list[Step], post: Step) -> tuple[Tensor, Tensor, Tensor]:
         """(loss, clipped surrogate loss, mean inner KL), differentiable in `theta`."""

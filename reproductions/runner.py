@@ -68,8 +68,7 @@ class Job:
 def run_backend(run: Run, backend: str) -> str:
     """The backend a run uses: the requested one where its algorithm supports it (Ray
     distributes ES-MAML's rollouts only; PG-MAML runs stay local)."""
-    return backend if backend in getattr(algorithm_class(run.algo), "backends", ("local",)) \
-        else "local"
+    return backend if backend in algorithm_class(run.algo).backends else "local"
 
 
 def expected_config(run: Run, seed: int, backend: str) -> dict[str, Any]:
@@ -205,8 +204,8 @@ def reproduce(name: str, scale: str, out: str | Path, seeds: int | None = None,
     runs = select(figure, scale, panels)
     base = out / "runs" / figure.name / scale
     dirs = {(r.name, s): base / r.name / f"seed{s}" for r in runs for s in range(n_seeds)}
-    todo = [job for (r, s) in [(r, s) for r in runs for s in range(n_seeds)]
-            if (job := plan(r, s, dirs[(r.name, s)], backend)) is not None]
+    planned = [plan(r, s, dirs[(r.name, s)], backend) for r in runs for s in range(n_seeds)]
+    todo = [job for job in planned if job is not None]
     reused = len(dirs) - len(todo)
     if not train_all(todo, jobs, progress):
         return {"figure": name, "interrupted": True, "reused": reused, "trained": 0}
