@@ -114,13 +114,17 @@ def es_gradient(values: Tensor, directions: Tensor, sigma: float, kind: str = "f
     return (weights.to(dtype).unsqueeze(-2) @ directions.to(dtype)).squeeze(-2)
 
 
-def es_hessian(values: Tensor, directions: Tensor, sigma: float) -> Tensor:
+def es_hessian(values: Tensor, directions: Tensor, sigma: float,
+               pivot: Tensor | float | None = None) -> Tensor:
     """Alg. 4: `(1/sigma^2) (mean_i f_i g_i g_i^T - mean_i f_i * I)`, shape `[..., D, D]`.
 
     `values[..., i] = f(theta + sigma * directions[..., i, :])`. Unbiased for the Hessian of
-    the Gaussian smoothing (Stein's identity) but high-variance, as the paper notes.
+    the Gaussian smoothing (Stein's identity) but high-variance, as the paper notes. Alg. 4
+    as printed moves with a constant added to f (its terms cancel only in expectation); with
+    `pivot [...]` = f(theta) the values are taken as `f_i - pivot`, which keeps it unbiased
+    (E[g g^T - I] = 0) and makes it invariant to such an offset.
     """
-    values = _as_float(values)
+    values = _centre(_as_float(values), pivot)
     _check_shapes(values, directions)
     n, dim = values.shape[-1], directions.shape[-1]
     dtype = torch.promote_types(values.dtype, directions.dtype)
@@ -131,13 +135,14 @@ def es_hessian(values: Tensor, directions: Tensor, sigma: float) -> Tensor:
     return (second - mean * eye) / sigma ** 2
 
 
-def es_hessian_vector(values: Tensor, directions: Tensor, sigma: float, vector: Tensor) -> Tensor:
-    """`es_hessian(values, directions, sigma) @ vector` without forming the D x D matrix.
+def es_hessian_vector(values: Tensor, directions: Tensor, sigma: float, vector: Tensor,
+                      pivot: Tensor | float | None = None) -> Tensor:
+    """`es_hessian(values, directions, sigma, pivot) @ vector` without the D x D matrix.
 
     Alg. 5 needs only `H d2`; for a policy with thousands of parameters the matrix itself
     would cost gigabytes per task.
     """
-    values = _as_float(values)
+    values = _centre(_as_float(values), pivot)
     _check_shapes(values, directions)
     n = values.shape[-1]
     dtype = torch.promote_types(values.dtype, directions.dtype)
@@ -145,6 +150,12 @@ def es_hessian_vector(values: Tensor, directions: Tensor, sigma: float, vector: 
     proj = (directions @ vector.unsqueeze(-1)).squeeze(-1)  # [..., n]: g_i . v
     second = ((values * proj).unsqueeze(-2) @ directions).squeeze(-2) / n
     return (second - values.mean(-1, keepdim=True) * vector) / sigma ** 2
+
+
+def _centre(values: Tensor, pivot: Tensor | float | None) -> Tensor:
+    if pivot is None:
+        return values
+    return values - torch.as_tensor(pivot, dtype=values.dtype).unsqueeze(-1)
 
 
 def _check_shapes(values: Tensor, directions: Tensor) -> None:

@@ -43,6 +43,17 @@ class Sampler:
     #: (QR, eigh) are not, since their last bits may depend on the BLAS thread count.
     regenerable: bool = False
 
+    def __init__(self, sigma: float = 0.1) -> None:
+        """`sigma`: the precision the directions will be used with (theta + sigma g).
+
+        Every sampler takes it so that a caller can always pass the configured value; the
+        i.i.d. and orthogonal samplers are scale-free and only record it, while `dpp` builds
+        its kernel on the scaled candidates and so depends on it.
+        """
+        if not sigma > 0:
+            raise ValueError(f"{type(self).__name__} sigma must be > 0, got {sigma}")
+        self.sigma = float(sigma)
+
     def sample(self, seeds: Tensor, k: int, dim: int, dtype: torch.dtype = torch.float32) -> Tensor:
         """`k` directions in R^`dim` per seed, as a `[len(seeds), k, dim]` tensor of `dtype`."""
         seeds = torch.as_tensor(seeds, dtype=torch.int64).reshape(-1)
@@ -144,13 +155,11 @@ class DPPSampler(Sampler):
     _JITTER = 1e-10
 
     def __init__(self, sigma: float = 0.1, bandwidth: float = 0.5, oversample: int = 5) -> None:
-        if not sigma > 0:
-            raise ValueError(f"DPPSampler sigma must be > 0, got {sigma}")
+        super().__init__(sigma)
         if not bandwidth > 0:
             raise ValueError(f"DPPSampler bandwidth must be > 0, got {bandwidth}")
         if int(oversample) != oversample or oversample < 1:
             raise ValueError(f"DPPSampler oversample must be an integer >= 1, got {oversample}")
-        self.sigma = float(sigma)
         self.bandwidth = float(bandwidth)
         self.oversample = int(oversample)
 

@@ -4,13 +4,16 @@ Zero-order iteration (Alg. 2): draw n directions g_i and n + m tasks (without re
 adapt the n perturbed points theta + sigma g_i and m copies of theta (the "current
 evaluations" whose mean is the forward-FD pivot, A.7.2) with the operator U, in one
 batched call; score each adapted point by one rollout; z-score the n + m values together
-and step theta += beta * ESGrad. Defaults are the A.7.2 table (DESIGN.md §4).
+and step theta += beta * ESGrad. Defaults are the A.7.2 table (docs/es-maml.md).
 
 First-order iteration (Alg. 5, `fo-hessian` / `fo-nohessian`): for n tasks, d1 = ESGrad at
 theta (K queries), theta_i = theta + alpha d1, d2 = ESGrad at theta_i, and
-theta += beta * mean_i (I + alpha H_i) d2 with H_i from Alg. 4 on d1's queries (applied as
-a Hessian-vector product), or H = 0. Values are z-scored per estimate, as in the
-zero-order path, so that alpha means the same in both; the Hessian uses d1's scale.
+theta += beta * mean_i (I + alpha H_i) d2 with H_i from Alg. 4 on K queries of its own at
+theta (applied as a Hessian-vector product, pivot subtracted), or H = 0. Each estimate
+costs K + 1 rollouts per task: 2 (K + 1) for fo-nohessian, 3 (K + 1) for fo-hessian.
+Values are z-scored per estimate, as in the zero-order path, so that alpha means the same
+in both. With `normalization=none` the mean update is the exact MAML gradient of the
+Gaussian smoothing on quadratics (tests/test_trainer_oracles.py).
 
 All randomness of iteration i derives from (seed, i): resuming from a checkpoint replays
 the same numbers.
@@ -37,7 +40,7 @@ from workbench.seeding import derive, derive_many
 VARIANTS = ("zero-order", "fo-hessian", "fo-nohessian")
 OPTIMIZERS = ("sgd", "adam")
 # Keys separating an iteration's streams of randomness.
-DIRECTIONS, TASKS, POINTS, POST, EVAL, FO_FIRST, FO_SECOND = 1, 2, 3, 4, 5, 6, 7
+DIRECTIONS, TASKS, POINTS, POST, EVAL, FO_FIRST, FO_SECOND, FO_HESSIAN = 1, 2, 3, 4, 5, 6, 7, 8
 
 
 def _choice(key: str, value: Any, valid: tuple[str, ...]) -> None:
@@ -87,8 +90,9 @@ class ESMAML(Algorithm):
         for key in ("sigma", "adapt_sigma", "beta"):
             if float(c[key]) <= 0:
                 raise ValueError(f"{key} must be > 0; got {c[key]}")
+        # Every sampler is built with the configured sigma (dpp's kernel depends on it).
         self.outer_sampler = make_sampler("antithetic" if c["estimator"] == "antithetic"
-                                          else c["sampler"])
+                                          else c["sampler"], sigma=float(c["sigma"]))
         self.normalizer = Normalizer(self.family.obs_dim, enabled=bool(c["state_normalization"]))
         self.objective = self.backend.objective(
             make_objective(self.family, self.spec, self.horizon, self.normalizer),
@@ -166,24 +170,35 @@ class ESMAML(Algorithm):
         sigma, alpha = float(c["adapt_sigma"]), float(c["alpha"])
         tasks = self.family.sample_tasks(n, torch.Generator().manual_seed(derive(s, TASKS)))
         seeds = derive_many(derive(s, POINTS), torch.arange(n))
-        sampler = make_sampler("gaussian")
+        sampler = make_sampler("gaussian", sigma=sigma)
 
-        def estimate(thetas: Tensor, key: int):
+        def measure(thetas: Tensor, key: int):
+            """K fresh queries and the pivot at each row of `thetas`, values normalised."""
             dirs = sampler.sample(derive_many(seeds, key, DIRECTIONS), K, d, dtype=torch.float64)
             pivot, values, ev = query(self.objective, thetas, dirs, sigma, tasks,
                                       derive_many(seeds, key))
             z, skip = normalize_values(torch.cat([pivot.unsqueeze(1), values], 1),
                                        c["normalization"])
-            grad = es_gradient(z[:, 1:], dirs, sigma, "forward-fd", pivot=z[:, 0])
-            grad = torch.where(skip.unsqueeze(1), torch.zeros_like(grad), grad)
-            return grad, z, dirs, pivot, ev
+            return z, skip, dirs, pivot, ev
 
-        d1, z1, dirs1, pre, ev1 = estimate(wp.broadcast(self.theta, n), FO_FIRST)
-        d2, _, _, post, ev2 = estimate(self.theta + alpha * d1, FO_SECOND)
+        def gradient(thetas: Tensor, key: int):
+            z, skip, dirs, pivot, ev = measure(thetas, key)
+            grad = es_gradient(z[:, 1:], dirs, sigma, "forward-fd", pivot=z[:, 0])
+            return torch.where(skip.unsqueeze(1), torch.zeros_like(grad), grad), pivot, ev
+
+        d1, pre, ev1 = gradient(wp.broadcast(self.theta, n), FO_FIRST)
+        d2, post, ev2 = gradient(self.theta + alpha * d1, FO_SECOND)
+        evaluations = [ev1, ev2]
         if c["variant"] == "fo-hessian":
-            d2 = d2 + alpha * es_hessian_vector(z1[:, 1:], dirs1, sigma, d2)
+            # Alg. 5 calls ESHESS as an estimator of its own: fresh queries at theta, so that
+            # H is independent of d1 and hence of d2 = ESGrad(theta + alpha d1). Reusing d1's
+            # queries correlates H with d2 and biases the update (by a factor that grows
+            # with any constant offset of the rewards). The pivot makes H offset-invariant.
+            z, _, dirs, _, ev = measure(wp.broadcast(self.theta, n), FO_HESSIAN)
+            d2 = d2 + alpha * es_hessian_vector(z[:, 1:], dirs, sigma, d2, pivot=z[:, 0])
+            evaluations.append(ev)
         grad = d2.mean(0)
-        return grad, False, float(pre.mean()), float(post.mean()), [ev1, ev2]
+        return grad, False, float(pre.mean()), float(post.mean()), evaluations
 
     def _step(self, grad: Tensor) -> None:
         beta = float(self.config["beta"])

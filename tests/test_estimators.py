@@ -162,3 +162,18 @@ def test_unknown_normalization_lists_the_valid_ones():
     assert NORMALIZATIONS == ("zscore", "ranks", "ars", "none")
     with pytest.raises(ValueError, match="zscore, ranks, ars, none"):
         normalize_values(torch.zeros(3), "minmax")
+
+
+def test_hessian_with_a_pivot_ignores_a_constant_shift_and_stays_unbiased():
+    sigma, reps, n = 0.5, 20000, 10
+    theta = CENTER + 0.3
+    g = torch.Generator().manual_seed(5)
+    eps = torch.randn(reps, n, DIM, generator=g, dtype=torch.float64)
+    values, pivot = f(theta + sigma * eps), f(theta).expand(reps)
+    plain = es_hessian(values, eps, sigma, pivot=pivot)
+    shifted = es_hessian(values - 400.0, eps, sigma, pivot=pivot - 400.0)
+    torch.testing.assert_close(shifted, plain, rtol=1e-9, atol=1e-6)
+    assert not torch.allclose(es_hessian(values - 400.0, eps, sigma), es_hessian(values, eps, sigma))
+    mean, se = plain.mean(0), plain.std(0) / math.sqrt(reps)
+    z = (mean + 2.0 * torch.eye(DIM, dtype=torch.float64)) / se
+    assert (z.abs() < 4).all(), f"max |z| = {z.abs().max().item():.2f}"

@@ -82,7 +82,7 @@ class ActiveSubspaceStep(AdaptationOperator):
         for key in ("min_rank", "max_rank"):
             if int(o[key]) != o[key] or int(o[key]) < 1:
                 raise ValueError(f"asebo {key} must be an integer >= 1; got {o[key]}")
-        self.sampler = make_sampler("gaussian")
+        self.sampler = make_sampler("gaussian", sigma=self.sigma)
         self._reset_state()
 
     # ----------------------------------------------------------------- state

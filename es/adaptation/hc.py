@@ -5,7 +5,10 @@ incumbent by sigma * N(0, I) and keep the candidate only if it is strictly bette
 returned policy is never worse than the start (on a deterministic task). Modes, as the
 reference: `batch` draws `population` candidates per iteration and keeps the best;
 `average` draws one and scores it by the mean of `population` rollouts (for noisy tasks).
-Cost: population * (1 + K) rollouts per point; each iteration is one engine call.
+In both modes the starting value is the mean of `population` rollouts of theta, as the
+reference scores its starting point over the whole population.
+Cost: population * (1 + K) rollouts per point in both modes; each iteration is one engine
+call.
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ class HillClimb(AdaptationOperator):
             raise ValueError(f"unknown hc mode {self.options['mode']!r}; valid: {', '.join(MODES)}")
         if int(self.options["population"]) < 1:
             raise ValueError(f"hc population must be >= 1; got {self.options['population']}")
-        self.sampler = make_sampler("gaussian")
+        self.sampler = make_sampler("gaussian", sigma=self.sigma)
 
     def _score(self, objective: Objective, points: Tensor, tasks: Tensor, seeds: Tensor,
                repeats: int, evaluations: list) -> Tensor:
@@ -50,8 +53,8 @@ class HillClimb(AdaptationOperator):
         average = self.options["mode"] == "average"
         evaluations: list = []
         best = thetas  # replaced, never written in place; keeps thetas' recipe
-        best_value = self._score(objective, best, tasks, derive_many(seeds, PIVOT_KEY),
-                                 b if average else 1, evaluations)
+        best_value = self._score(objective, best, tasks, derive_many(seeds, PIVOT_KEY), b,
+                                 evaluations)
         pre_value = best_value.clone()
         for it in range(self.K):
             it_seeds = derive_many(seeds, QUERY_KEY, it)

@@ -36,7 +36,7 @@ class MonteCarloStep(AdaptationOperator):
         self.sampler = self.make_sampler()
 
     def make_sampler(self) -> Sampler:
-        return make_sampler("gaussian")
+        return make_sampler("gaussian", sigma=self.sigma)
 
     def __call__(self, objective: Objective, thetas: Tensor, tasks: Tensor,
                  seeds: Tensor) -> Adapted:

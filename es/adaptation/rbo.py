@@ -210,7 +210,7 @@ class RegressionStep(AdaptationOperator):
                              f"got {self.options['corrupt_fraction']}")
         if not float(self.options["corrupt_scale"]) >= 0.0:
             raise ValueError(f"rbo corrupt_scale must be >= 0; got {self.options['corrupt_scale']}")
-        self.sampler = make_sampler("gaussian")
+        self.sampler = make_sampler("gaussian", sigma=self.sigma)
 
     def __call__(self, objective: Objective, thetas: Tensor, tasks: Tensor,
                  seeds: Tensor) -> Adapted:
