@@ -1,13 +1,15 @@
 """Plain-Python, one-environment implementations of each vectorised task: the test oracle.
 
-Written from DESIGN.md §5 and the reference release's task definitions in scalar float
-arithmetic, independently of the torch simulators they check. Each has
+Written from the paper's task descriptions and the reference releases' task definitions
+(ES-MAML's point tasks, NoRML's CartPole) in scalar float arithmetic, independently of the
+torch simulators they check. Each has
 `reset() -> obs`, `step(action) -> (obs, reward, done)`.
 """
 
 from __future__ import annotations
 
 import math
+import struct
 
 
 def clip(x: float, lo: float, hi: float) -> float:
@@ -81,11 +83,29 @@ class ScalarSixCircles(ScalarPoint):
         return list(self.pos), reward, False
 
 
-class ScalarBiasedCartPole:
-    """CartPole-v1 physics, continuous force, biased observed angle, 0 on the failing step."""
+def to_float32(x: float) -> float:
+    """x rounded to the nearest float32 (inf past float32's range)."""
+    try:
+        return struct.unpack("f", struct.pack("f", x))[0]
+    except OverflowError:
+        return math.copysign(math.inf, x)
 
-    def __init__(self, bias: float, integrator: str = "euler") -> None:
-        self.bias, self.integrator = bias, integrator
+
+class ScalarBiasedCartPole:
+    """CartPole-v1 physics, continuous force, biased observed angle, 0 on the failing step.
+
+    `observation="norml"`: NoRML's RangeNormalize, `2 * (o - low) / (high - low) - 1` per
+    entry, with gym's float32 CartPole bounds high = (4.8, float32 max, 24 degrees in rad,
+    float32 max), low = -high, `high - low` a float32 subtraction, and o the float64 state
+    with the bias on the angle. `observation="full"`: that o itself.
+    """
+
+    F32_MAX = (2.0 - 2.0 ** -23) * 2.0 ** 127
+    HIGH = [to_float32(4.8), F32_MAX, to_float32(2 * 12 * 2 * math.pi / 360), F32_MAX]
+
+    def __init__(self, bias: float, integrator: str = "euler",
+                 observation: str = "norml") -> None:
+        self.bias, self.integrator, self.observation = bias, integrator, observation
 
     def reset(self, state) -> list[float]:
         self.state = [float(s) for s in state]
@@ -93,7 +113,14 @@ class ScalarBiasedCartPole:
 
     def observe(self) -> list[float]:
         x, x_dot, th, th_dot = self.state
-        return [x, x_dot, th + self.bias, th_dot]
+        raw = [x, x_dot, th + self.bias, th_dot]
+        if self.observation == "full":
+            return raw
+        out = []
+        for o, high in zip(raw, self.HIGH):
+            span = to_float32(high - (-high))  # float32 arithmetic: 2 * F32_MAX -> inf
+            out.append(2 * (o - (-high)) / span - 1)
+        return out
 
     def step(self, action):
         x, x_dot, th, th_dot = self.state

@@ -7,6 +7,8 @@
   loop, on one and two threads, through the whole rollout engine.
 - Task rewards: Forward-Backward flips sign with d, Goal-Velocity peaks at v*, Goal-Position
   is the L1 distance of the torso's xy to the goal.
+- Default reward weights are prior meta-RL work's (ProMP) for the non-Ant robots and the
+  paper's (A.7.1) for Ant; the parity tests set v5's weights explicitly.
 - Terminated simulations stop being stepped.
 """
 
@@ -25,6 +27,15 @@ from workbench.tasks.locomotion import (FAMILIES, AntFB, AntGoal, AntGV, HalfChe
 from workbench.tasks.mujoco_sim import reset_state
 
 NAMES = {cls.name: cls for cls in FAMILIES}
+
+# gymnasium v5's default weights (gymnasium/envs/mujoco/*_v5.py), set explicitly on our
+# families whenever they are compared with gym.make("<Robot>-v5").
+V5_WEIGHTS = {
+    "HalfCheetah-v5": {"ctrl_cost_weight": 0.1},
+    "Swimmer-v5": {"ctrl_cost_weight": 1e-4},
+    "Walker2d-v5": {"ctrl_cost_weight": 1e-3, "healthy_reward": 1.0},
+    "Ant-v5": {"ctrl_cost_weight": 0.5},  # Ant's healthy reward stays 0 (A.7.1), see below
+}
 
 
 def gym_env(family):
@@ -46,9 +57,8 @@ def actions_for(family, steps: int, b: int, seed: int) -> np.ndarray:
                                         (Walker2dFB, "batch"), (AntFB, "batch"),
                                         (Walker2dFB, "loop"), (AntFB, "loop")])
 def test_parity_with_gymnasium_v5(cls, engine):
-    family = cls(engine=engine, nthread=2)
-    if cls is AntFB:  # Ant's ctrl cost is 0 by default (A.7.1): check v5's weight as well
-        family = cls(engine=engine, nthread=2, ctrl_cost_weight=0.5)
+    # v5's weights (our defaults follow prior meta-RL work, and Ant's are 0 by A.7.1)
+    family = cls(engine=engine, nthread=2, **V5_WEIGHTS[cls.robot.gym_id])
     b, steps = 3, 120
     tasks = torch.tensor([1, 1, 0])  # d = +1, +1, -1
     sim = family.make_sim(tasks, torch.float64)
@@ -84,6 +94,62 @@ def test_parity_with_gymnasium_v5(cls, engine):
                 ended[i] = t
     if cls is Walker2dFB:
         assert all(e is not None for e in ended), "random actions should fell every walker"
+
+
+# The default reward weights of prior meta-RL work. Sources, in ProMP
+# (github.com/jonasrothfuss/ProMP), meta_policy_search/envs/mujoco_envs/:
+#   half_cheetah_rand_direc.py, half_cheetah_rand_vel.py: reward_ctrl = -0.5 * 0.1 * sum(a^2)
+#   swimmer_rand_vel.py: ctrl_cost_coeff = 0.0001 (ProMP and MAML have no forward-backward
+#     Swimmer; swimmer-fb takes the same robot's weight)
+#   walker2d_rand_direc.py: alive_bonus = 1.0, reward -= 1e-3 * sum(a^2)
+#   walker2d_rand_vel.py: alive_bonus = 15.0, reward -= 1e-3 * sum(a^2)
+# Ant: ES-MAML paper A.7.1 drops the control, contact and survival terms.
+# name: (ctrl_cost_weight, healthy_reward or None where the robot has none, terminates)
+PRIOR_WEIGHTS = {
+    "halfcheetah-fb": (0.05, None, False),
+    "halfcheetah-gv": (0.05, None, False),
+    "swimmer-fb": (1e-4, None, False),
+    "swimmer-gv": (1e-4, None, False),
+    "walker2d-fb": (1e-3, 1.0, True),
+    "walker2d-gv": (1e-3, 15.0, True),
+    "ant-fb": (0.0, 0.0, False),
+    "ant-gv": (0.0, 0.0, False),
+    "ant-goal": (0.0, 0.0, False),
+}
+
+
+def test_default_weights_are_prior_works():
+    assert set(PRIOR_WEIGHTS) == set(NAMES)
+    for name, (ctrl, healthy, terminates) in PRIOR_WEIGHTS.items():
+        params = NAMES[name]().params
+        assert params["ctrl_cost_weight"] == pytest.approx(ctrl, rel=1e-15, abs=0), name
+        assert params.get("healthy_reward") == healthy, name
+        assert params.get("terminate_when_unhealthy", False) == terminates, name
+    # v5's weights remain one parameter away
+    assert HalfCheetahFB(ctrl_cost_weight=0.1).params["ctrl_cost_weight"] == 0.1
+    assert Walker2dGV(healthy_reward=1.0).params["healthy_reward"] == 1.0
+
+
+def test_walker_goal_velocity_pays_its_alive_bonus():
+    """walker2d-gv: r = -|v - v*| - 1e-3 * sum(a^2) + 15 per healthy step (0 on the step that
+    ends the episode, v5's rule)."""
+    family = Walker2dGV(nthread=1)
+    sim = family.make_sim(torch.tensor([0, 1]), torch.float64)
+    sim.reset(torch.tensor([2, 3]))
+    target = family.table[torch.tensor([0, 1]), 0].numpy()
+    actions = actions_for(family, 80, 2, seed=6)
+    alive = np.ones(2, dtype=bool)
+    ended = False
+    for t in range(80):
+        _, reward, done, info = sim.step_np(torch.from_numpy(actions[t]))
+        base = -np.abs(info["x_velocity"] - target) - 1e-3 * np.square(info["ctrl"]).sum(1)
+        expect = base + 15.0 * ~done
+        np.testing.assert_allclose(reward[alive], expect[alive], rtol=0, atol=1e-9)
+        ended |= bool(done[alive].any())
+        alive &= ~done
+        if not alive.any():
+            break
+    assert ended, "random actions should fell a walker"
 
 
 def test_reset_noise_per_rollout_and_v5_ranges():

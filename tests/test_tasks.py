@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 import gymnasium as gym
+import numpy as np
 import pytest
 import torch
 
@@ -26,7 +27,8 @@ def scalar_env(family, task: int):
         correct = [i for i, m in enumerate(p) if m > 0.5]
         return ScalarSixCircles(correct, int(family.params["num_goals"]),
                                 family.params["penalty"])
-    return ScalarBiasedCartPole(p[0], family.params["integrator"])
+    return ScalarBiasedCartPole(p[0], family.params["integrator"],
+                                family.params["observation"])
 
 
 def point_actions(family, tasks, steps: int, g: torch.Generator) -> torch.Tensor:
@@ -91,9 +93,10 @@ def test_point_tasks_match_scalar_oracle(name):
         assert seen["deactivated"], "no correct goal was ever reached and switched off"
 
 
+@pytest.mark.parametrize("observation", ["norml", "full"])
 @pytest.mark.parametrize("integrator", ["euler", "semi-implicit"])
-def test_cartpole_matches_scalar_oracle(integrator):
-    family = make_family("cartpole-biased", integrator=integrator)
+def test_cartpole_matches_scalar_oracle(integrator, observation):
+    family = make_family("cartpole-biased", integrator=integrator, observation=observation)
     g = torch.Generator().manual_seed(2)
     tasks = family.sample_tasks(16, g)
     sim = family.make_sim(tasks, torch.float64)
@@ -118,8 +121,8 @@ def test_cartpole_matches_scalar_oracle(integrator):
 @pytest.mark.parametrize("integrator", ["euler", "semi-implicit euler"])
 def test_cartpole_zero_bias_matches_gymnasium(integrator):
     ours = "euler" if integrator == "euler" else "semi-implicit"
-    family = make_family("cartpole-biased", integrator=ours, num_biases=5, num_train=4,
-                         num_test=1)
+    family = make_family("cartpole-biased", integrator=ours, observation="full", num_biases=5,
+                         num_train=4, num_test=1)
     zero = int((family.table[:, 0].abs() < 1e-15).nonzero()[0])
     env = gym.make("CartPole-v1").unwrapped
     env.kinematics_integrator = integrator
@@ -134,6 +137,8 @@ def test_cartpole_zero_bias_matches_gymnasium(integrator):
             gym_obs, gym_rew, gym_term, _, _ = env.step(a)
             obs, rew, done = sim.step(torch.tensor([[2.0 * a - 1.0]], dtype=torch.float64))
             assert sim.state[0].tolist() == pytest.approx(env.state.tolist(), abs=1e-6)
+            # observation=full at zero bias is the state; gymnasium returns it in float32
+            assert obs[0].tolist() == pytest.approx(gym_obs.tolist(), abs=1e-6)
             assert bool(done[0]) == gym_term
             # gymnasium pays 1 on the failing step too; this task pays 0 there (NoRML).
             assert rew.item() == (0.0 if gym_term else gym_rew)
@@ -142,8 +147,85 @@ def test_cartpole_zero_bias_matches_gymnasium(integrator):
         assert gym_term, "a random policy should fail within 500 steps"
 
 
-def test_cartpole_bias_changes_only_observed_angle():
-    family = make_family("cartpole-biased")
+def range_normalize_reference(observ: np.ndarray) -> np.ndarray:
+    """NoRML's RangeNormalize formula on gym's CartPole bounds, written from the formula.
+
+    gym (>= 0.12.1, which NoRML pins) declares CartPole's observation space as a float32 Box
+    with high = (2 * x_threshold, float32 max, 2 * theta_threshold, float32 max), low = -high.
+    gymnasium's CartPole-v1 declares inf for the velocities instead, so the bounds are built
+    here. The observation is float64 (gym returns `np.array(state)`); `high - low` stays a
+    float32 subtraction and overflows to inf for the velocities.
+    """
+    unwrapped = gym.make("CartPole-v1").unwrapped
+    big = np.finfo(np.float32).max
+    high = np.array([2 * unwrapped.x_threshold, big, 2 * unwrapped.theta_threshold_radians, big],
+                    dtype=np.float32)
+    low = -high
+    with np.errstate(over="ignore"):
+        return 2 * (observ - low) / (high - low) - 1
+
+
+def test_range_normalize_reference_needs_a_float64_observation():
+    """The constant -1 velocity entries come from float64 / float32-inf; had the observation
+    itself been float32, `2 * (obs - low)` would overflow too and give NaN."""
+    state = np.array([0.3, -1.7, 0.05, 2.5])
+    out = range_normalize_reference(state)
+    assert out.dtype == np.float64
+    assert out[1] == out[3] == -1.0
+    assert out[0] == pytest.approx(0.3 / 4.8, rel=1e-7)
+    assert out[2] == pytest.approx(0.05 / (24 * math.pi / 180), rel=1e-7)
+    with np.errstate(over="ignore", invalid="ignore"):
+        assert np.isnan(range_normalize_reference(state.astype(np.float32))[[1, 3]]).all()
+
+
+@pytest.mark.parametrize("integrator", ["euler", "semi-implicit euler"])
+def test_cartpole_norml_observation_is_range_normalized_gymnasium_state(integrator):
+    """observation=norml equals RangeNormalize (a NumPy re-implementation) applied to
+    gymnasium CartPole-v1's state with the bias added to the angle."""
+    ours = "euler" if integrator == "euler" else "semi-implicit"
+    family = make_family("cartpole-biased", integrator=ours)
+    assert family.params["observation"] == "norml" and family.obs_dim == 4
+    tasks = torch.tensor([int(family.table[:, 0].argmin()), int(family.table[:, 0].argmax()),
+                          int(family.train_ids[0])])
+    biases = family.table[tasks, 0].numpy()
+    g = torch.Generator().manual_seed(5)
+    steps = 0
+    for i, task in enumerate(tasks):
+        env = gym.make("CartPole-v1").unwrapped
+        env.kinematics_integrator = integrator
+        env.reset(seed=i)
+        sim = family.make_sim(task.reshape(1), torch.float64)
+        obs = sim.reset(torch.tensor([30 + i]))
+        env.state = sim.state[0].numpy().copy()
+        for t in range(500):
+            expect = range_normalize_reference(env.state + np.array([0.0, 0.0, biases[i], 0.0]))
+            np.testing.assert_allclose(obs[0].numpy(), expect, rtol=0, atol=1e-12)
+            assert obs[0, 1].item() == obs[0, 3].item() == -1.0
+            a = int(torch.randint(0, 2, (1,), generator=g))
+            _, _, gym_term, _, _ = env.step(a)
+            obs, _, done = sim.step(torch.tensor([[2.0 * a - 1.0]], dtype=torch.float64))
+            steps += 1
+            assert bool(done[0]) == gym_term
+            if gym_term:
+                break
+    assert steps > 30
+    # float32 simulators (the rollout engine's default) give the same -1 entries, no NaN
+    sim = family.make_sim(tasks)
+    obs = sim.reset(torch.tensor([1, 2, 3]))
+    for _ in range(5):
+        assert torch.isfinite(obs).all() and (obs[:, [1, 3]] == -1.0).all()
+        obs, _, _ = sim.step(torch.full((3, 1), 0.7))
+
+
+def test_cartpole_observation_parameter_is_checked():
+    with pytest.raises(ValueError, match="unknown observation 'raw' for cartpole-biased; "
+                                         "valid: norml, full"):
+        make_family("cartpole-biased", observation="raw")
+
+
+@pytest.mark.parametrize("observation", ["norml", "full"])
+def test_cartpole_bias_changes_only_observed_angle(observation):
+    family = make_family("cartpole-biased", observation=observation)
     lo, hi = int(family.table[:, 0].argmin()), int(family.table[:, 0].argmax())
     sim = family.make_sim(torch.tensor([lo, hi]), torch.float64)
     obs = sim.reset(torch.tensor([7, 7]))
@@ -153,7 +235,9 @@ def test_cartpole_bias_changes_only_observed_angle():
         obs, reward, done = sim.step(actions)
         assert torch.equal(sim.state[0], sim.state[1])
         assert torch.equal(obs[:, [0, 1, 3]][0], obs[:, [0, 1, 3]][1])
-        assert obs[1, 2] - obs[0, 2] == pytest.approx(2 * math.pi / 18)
+        # norml divides the angle (and so the bias) by its float32 half-range, 24 degrees
+        scale = 1.0 if observation == "full" else float(np.float32(24 * math.pi / 180))
+        assert obs[1, 2] - obs[0, 2] == pytest.approx(2 * math.pi / 18 / scale)
         assert torch.equal(reward[0], reward[1]) and torch.equal(done[0], done[1])
 
 

@@ -7,9 +7,21 @@ Termination is on the true state (|x| > 2.4 or |angle| > 12 degrees); the reward
 surviving step and 0 on the failing step, so a 500-step horizon caps the return at 500.
 The start state is U(-0.05, 0.05)^4 from the rollout's seed.
 
-Integrator: DESIGN.md says semi-implicit Euler, but gymnasium's CartPole-v1 (the oracle
-this task is tested against) defaults to explicit Euler, and NoRML used gym's default. So the
-default here is `integrator: euler`, with `semi-implicit` available (docs/tasks.md).
+Observation (`observation` parameter):
+- `norml` (default): what NoRML's agents saw. NoRML runs this environment through its
+  `RangeNormalize` wrapper, which maps the observation space [low, high] onto [-1, 1] as
+  `2 * (obs - low) / (high - low) - 1`. The bounds are those of gym's CartPole space,
+  stored as float32: high = (4.8, float32 max, 0.41887903 (24 degrees), float32 max),
+  low = -high. The observation itself is float64 (gym returns `np.array(state)`), but
+  `high - low` is evaluated on the float32 bounds: for the two velocities it overflows to
+  inf, so those entries are `2 * finite / inf - 1 = -1` whatever the state. The position
+  and the biased angle come out as about x / 4.8 and (theta + b) / 0.41887903. obs_dim
+  stays 4, the velocity entries being constant -1 (the policy sees no velocities).
+- `full`: the raw state with the bias added to the angle, (x, x_dot, theta + b, theta_dot).
+
+Integrator: gymnasium's CartPole-v1 (the oracle this task is tested against) and the gym
+version NoRML used both integrate with explicit Euler, so the default is
+`integrator: euler`; `semi-implicit` is available (docs/tasks.md).
 """
 
 from __future__ import annotations
@@ -27,6 +39,19 @@ TOTAL_MASS = MASS_CART + MASS_POLE
 POLE_MASS_LENGTH = MASS_POLE * HALF_LENGTH
 X_LIMIT, ANGLE_LIMIT = 2.4, 12 * 2 * math.pi / 360
 INTEGRATORS = ("euler", "semi-implicit")
+OBSERVATIONS = ("norml", "full")
+
+# NoRML's RangeNormalize bounds: gym's CartPole observation space, a float32 Box, so the
+# bounds are float32 and `high - low` is a float32 subtraction (inf for the velocities).
+_F32_MAX = torch.finfo(torch.float32).max
+_HIGH32 = torch.tensor([2 * X_LIMIT, _F32_MAX, 2 * ANGLE_LIMIT, _F32_MAX], dtype=torch.float32)
+OBS_LOW = (-_HIGH32).to(torch.float64)
+OBS_SPAN = (_HIGH32 - (-_HIGH32)).to(torch.float64)  # [9.6000004, inf, 0.83775806, inf]
+
+
+def range_normalize(obs: Tensor) -> Tensor:
+    """NoRML's `2 * (obs - low) / (high - low) - 1` on a float64 observation `[B, 4]`."""
+    return 2 * (obs - OBS_LOW) / OBS_SPAN - 1
 
 
 class CartPoleSim(BatchedSim):
@@ -37,9 +62,14 @@ class CartPoleSim(BatchedSim):
         return self.observe()
 
     def observe(self) -> Tensor:
-        obs = self.state.clone()
-        obs[:, 2] += self.params[:, 0]
-        return obs
+        if self.family.params["observation"] == "full":
+            obs = self.state.clone()
+            obs[:, 2] += self.params[:, 0]
+            return obs
+        # norml: NoRML adds the (float64) bias to a float64 observation, then normalises
+        obs = self.state.to(torch.float64, copy=True)
+        obs[:, 2] += self.family.table[self.tasks, 0]
+        return range_normalize(obs).to(self.dtype)
 
     def step(self, actions: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         force = FORCE * self.check_actions(actions)[:, 0].clamp(-1.0, 1.0)
@@ -67,7 +97,8 @@ class BiasedCartPole(TaskFamily):
     obs_dim = 4
     act_dim = 1
     default_horizon = 500
-    PARAMS = {"integrator": "euler", "max_bias": math.pi / 18, "num_biases": 5000}
+    PARAMS = {"integrator": "euler", "observation": "norml", "max_bias": math.pi / 18,
+              "num_biases": 5000}
     DEFAULT_SPLIT = (50, 5)
 
     def __init__(self, **kwargs) -> None:
@@ -75,6 +106,10 @@ class BiasedCartPole(TaskFamily):
         if integrator not in INTEGRATORS:
             raise ValueError(f"unknown integrator {integrator!r} for cartpole-biased; "
                              f"valid: {', '.join(INTEGRATORS)}")
+        observation = kwargs.get("observation", self.PARAMS["observation"])
+        if observation not in OBSERVATIONS:
+            raise ValueError(f"unknown observation {observation!r} for cartpole-biased; "
+                             f"valid: {', '.join(OBSERVATIONS)}")
         super().__init__(**kwargs)
 
     def enumerate_tasks(self) -> Tensor:

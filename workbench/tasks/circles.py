@@ -6,6 +6,17 @@ Per step, each correct goal not yet visited adds `-min(d^2, 4)` and is switched 
 from the next step on) once `d^2 < 0.01`; each wrong goal adds `penalty * min(0, d^2 - 4)`
 (reference penalty 10000). The observation is the position only, as in the reference.
 Never done.
+
+Why the defaults are 6 goals with 2 correct: the paper gives neither number. Its text
+(§4.1) has the agent accrue negative reward until it reaches six target points, which
+switches them off, and explore along circular trajectories; Fig. 2's caption names the
+"six circle task". The authors' released circle task class defaults to 6 goals, 2 of them
+correct, and charges 10000 * (d^2 - 4) within distance 2 of a wrong goal. Their released
+configuration sets 4 goals with 1 correct, but it selects a different task class (the 2-D
+navigation task), so that setting never reaches the circle task. Taking all six goals as
+correct would leave one task and nothing to adapt to. Hence the class default 6 / 2 (15
+tasks); the configuration's variant is `num_goals=4, num_correct=1` (4 tasks). See
+docs/tasks.md.
 """
 
 from __future__ import annotations

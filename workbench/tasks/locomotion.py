@@ -5,8 +5,18 @@ Task kinds, with v = forward velocity (x_after - x_before) / dt as v5 computes i
 - Goal-Velocity (`*-gv`): v* ~ U[velocity_low, velocity_high], r = -|v - v*|. (50, 5) split.
 - Goal-Position (`ant-goal`): goal uniform in the disk of radius `goal_radius` (3),
   r = -||torso xy - goal||_1. (50, 5) split.
-Each reward then loses v5's control cost (weight `ctrl_cost_weight`, v5's default except for
-Ant) and, for Walker2d, gains v5's healthy reward; Walker2d terminates as v5 does.
+Each reward then loses a control cost `ctrl_cost_weight * sum(a^2)` (v5's form) and, for
+Walker2d, gains a healthy (alive) reward per healthy step; Walker2d terminates as v5 does.
+
+Default weights (A.7.1: the non-Ant robots keep the weightings of prior meta-RL work). They
+follow ProMP's task environments (meta_policy_search/envs/mujoco_envs/), whose costs act on
+an action in [-1, 1] as ours do:
+- HalfCheetah: ctrl 0.05 (ProMP's `0.5 * 0.1`, forward-backward and goal-velocity; v5: 0.1).
+- Swimmer: ctrl 1e-4 (ProMP's swimmer_rand_vel.py; ProMP and MAML have no forward-backward
+  Swimmer, so `swimmer-fb` takes the same robot's weight; equal to v5's).
+- Walker2d: ctrl 1e-3 (equal to v5's); alive bonus 1 for forward-backward
+  (walker2d_rand_direc.py; v5: 1) and 15 for goal-velocity (walker2d_rand_vel.py).
+v5's weights stay available through `ctrl_cost_weight` and `healthy_reward`.
 
 Ant (A.7.1): the paper removes the auxiliary terms -- control cost, contact cost and
 survival bonus -- and keeps only the goal-distance cost or forward-movement reward, so the
@@ -15,7 +25,8 @@ bonus, ending an episode early would only stop a negative goal-position or goal-
 reward: falling over would pay). Every choice and deviation is in docs/tasks.md.
 
 Task parameters common to all: `engine` (`batch` | `loop`), `nthread` (physics threads of
-the batch engine; default all cores), `ctrl_cost_weight`.
+the batch engine; default all cores), `ctrl_cost_weight`; Walker2d and Ant add
+`healthy_reward` and `terminate_when_unhealthy`.
 """
 
 from __future__ import annotations
@@ -35,7 +46,7 @@ from workbench.tasks.mujoco_sim import (ANT, ENGINES, HALF_CHEETAH, SWIMMER, WAL
 
 class LocomotionFamily(TaskFamily):
     #: Torch threads for any process that steps these tasks: MuJoCo's own threads own the
-    #: cores (DESIGN.md §5); set once when an algorithm is built, so every iteration of a
+    #: cores; set once when an algorithm is built, so every iteration of a
     #: run (resumed or not) runs its torch code on the same thread count.
     torch_threads = 1
     """A MuJoCo robot with a task reward; subclasses pick the robot and the task kind."""
@@ -74,13 +85,22 @@ class LocomotionFamily(TaskFamily):
         raise NotImplementedError
 
 
-def robot_params(robot: Robot, **extra: Any) -> dict[str, Any]:
-    return {"engine": "batch", "nthread": None, "ctrl_cost_weight": robot.ctrl_cost_weight,
-            **extra}
+def robot_params(ctrl_cost_weight: float, **extra: Any) -> dict[str, Any]:
+    return {"engine": "batch", "nthread": None, "ctrl_cost_weight": ctrl_cost_weight, **extra}
 
 
-WALKER_EXTRA = {"healthy_reward": 1.0, "terminate_when_unhealthy": True}
-ANT_EXTRA = {"ctrl_cost_weight": 0.0, "healthy_reward": 0.0, "terminate_when_unhealthy": False}
+# Default reward weights: prior meta-RL work for the non-Ant robots (ProMP's
+# meta_policy_search/envs/mujoco_envs/<file>), the paper's A.7.1 for Ant. v5's own weights
+# are `Robot.ctrl_cost_weight` (and healthy reward 1) in mujoco_sim.py.
+HALF_CHEETAH_CTRL = 0.5 * 0.1  # half_cheetah_rand_direc.py, half_cheetah_rand_vel.py
+SWIMMER_CTRL = 1e-4  # swimmer_rand_vel.py (no forward-backward Swimmer in ProMP or MAML)
+WALKER_CTRL = 1e-3  # walker2d_rand_direc.py, walker2d_rand_vel.py
+WALKER_FB_EXTRA = {"healthy_reward": 1.0,  # walker2d_rand_direc.py: alive_bonus = 1.0
+                   "terminate_when_unhealthy": True}
+WALKER_GV_EXTRA = {"healthy_reward": 15.0,  # walker2d_rand_vel.py: alive_bonus = 15.0
+                   "terminate_when_unhealthy": True}
+ANT_EXTRA = {"healthy_reward": 0.0, "terminate_when_unhealthy": False}  # A.7.1
+ANT_CTRL = 0.0  # A.7.1 (v5: 0.5)
 
 
 # -- task kinds -------------------------------------------------------------------------
@@ -154,21 +174,22 @@ class HalfCheetahFB(ForwardBackward):
     name = "halfcheetah-fb"
     robot = HALF_CHEETAH
     obs_dim, act_dim = robot.obs_dim, robot.act_dim
-    PARAMS = robot_params(robot)
+    PARAMS = robot_params(HALF_CHEETAH_CTRL)
 
 
 class HalfCheetahGV(GoalVelocity):
     name = "halfcheetah-gv"
     robot = HALF_CHEETAH
     obs_dim, act_dim = robot.obs_dim, robot.act_dim
-    PARAMS = robot_params(robot, velocity_low=0.0, velocity_high=2.0)  # MAML; ProMP: [0, 3]
+    PARAMS = robot_params(HALF_CHEETAH_CTRL, velocity_low=0.0,
+                          velocity_high=2.0)  # MAML; ProMP: [0, 3]
 
 
 class SwimmerFB(ForwardBackward):
     name = "swimmer-fb"
     robot = SWIMMER
     obs_dim, act_dim = robot.obs_dim, robot.act_dim
-    PARAMS = robot_params(robot)
+    PARAMS = robot_params(SWIMMER_CTRL)
     bench_rollouts = 200
 
 
@@ -176,7 +197,7 @@ class SwimmerGV(GoalVelocity):
     name = "swimmer-gv"
     robot = SWIMMER
     obs_dim, act_dim = robot.obs_dim, robot.act_dim
-    PARAMS = robot_params(robot, velocity_low=0.1, velocity_high=0.2)  # ProMP
+    PARAMS = robot_params(SWIMMER_CTRL, velocity_low=0.1, velocity_high=0.2)  # ProMP
     bench_rollouts = 200
 
 
@@ -184,21 +205,22 @@ class Walker2dFB(ForwardBackward):
     name = "walker2d-fb"
     robot = WALKER2D
     obs_dim, act_dim = robot.obs_dim, robot.act_dim
-    PARAMS = robot_params(robot, **WALKER_EXTRA)
+    PARAMS = robot_params(WALKER_CTRL, **WALKER_FB_EXTRA)
 
 
 class Walker2dGV(GoalVelocity):
     name = "walker2d-gv"
     robot = WALKER2D
     obs_dim, act_dim = robot.obs_dim, robot.act_dim
-    PARAMS = robot_params(robot, velocity_low=0.0, velocity_high=2.0, **WALKER_EXTRA)
+    PARAMS = robot_params(WALKER_CTRL, velocity_low=0.0, velocity_high=2.0,
+                          **WALKER_GV_EXTRA)
 
 
 class AntFB(ForwardBackward):
     name = "ant-fb"
     robot = ANT
     obs_dim, act_dim = robot.obs_dim, robot.act_dim
-    PARAMS = robot_params(robot, **ANT_EXTRA)
+    PARAMS = robot_params(ANT_CTRL, **ANT_EXTRA)
     bench_rollouts = 100
 
 
@@ -206,7 +228,7 @@ class AntGV(GoalVelocity):
     name = "ant-gv"
     robot = ANT
     obs_dim, act_dim = robot.obs_dim, robot.act_dim
-    PARAMS = robot_params(robot, velocity_low=0.0, velocity_high=3.0, **ANT_EXTRA)  # MAML
+    PARAMS = robot_params(ANT_CTRL, velocity_low=0.0, velocity_high=3.0, **ANT_EXTRA)  # MAML
     bench_rollouts = 100
 
 
@@ -214,7 +236,7 @@ class AntGoal(GoalPosition):
     name = "ant-goal"
     robot = ANT
     obs_dim, act_dim = robot.obs_dim, robot.act_dim
-    PARAMS = robot_params(robot, goal_radius=3.0, **ANT_EXTRA)
+    PARAMS = robot_params(ANT_CTRL, goal_radius=3.0, **ANT_EXTRA)
     bench_rollouts = 100
 
 

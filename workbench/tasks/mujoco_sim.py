@@ -78,7 +78,7 @@ class Robot:
     gym_id: str  # the oracle, e.g. "HalfCheetah-v5"
     xml: str
     frame_skip: int
-    ctrl_cost_weight: float  # v5's default
+    ctrl_cost_weight: float  # v5's default (the tasks default to prior work: locomotion.py)
     reset_noise_scale: float
     qvel_noise: str  # "normal" (scale * N(0,1)) or "uniform" (U[-scale, scale])
     skip_qpos: int  # leading qpos entries left out of the observation (x, or x and y)
