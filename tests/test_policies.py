@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 from torch.func import functional_call
@@ -56,3 +58,24 @@ def test_functional_call_is_differentiable_through_flat_parameters():
     assert torch.isfinite(second).all() and second.abs().sum() > 0
     torch.testing.assert_close(module.log_prob(obs, act), dist.log_prob(act).sum(-1))
     assert torch.allclose(module.log_std, torch.full((2,), -0.5))
+
+
+@pytest.mark.parametrize("scheme,scale", [("normal", "fan_in"), ("reference", "obs_dim")])
+def test_init_schemes_draw_each_layer_at_their_scale(scheme, scale):
+    """`normal`: N(0, 2 / fan_in) per layer; `reference` (authors' release): N(0, 2 / obs_dim)
+    for every layer. Each layer's sample std is checked within 4 standard errors."""
+    spec = PolicySpec.from_name("HH", 3, 2, width=400, init_scheme=scheme)
+    theta = spec.init(torch.Generator().manual_seed(0), dtype=torch.float64)
+    for (w, b), (fan_in, fan_out) in zip(spec.unflatten(theta), spec.layer_sizes):
+        assert torch.equal(b, torch.zeros_like(b))
+        n = w.numel()
+        want = math.sqrt(2.0 / (fan_in if scale == "fan_in" else spec.obs_dim))
+        se = want / math.sqrt(2 * n)  # std error of a normal sample's std
+        assert abs(w.std().item() - want) < 4 * se, (fan_in, w.std().item(), want)
+
+
+def test_defaults_are_relu_hidden_tanh_output_and_he_init():
+    spec = PolicySpec.from_name("H", 2, 2)
+    assert (spec.activation, spec.output, spec.init_scheme) == ("relu", "tanh", "normal")
+    with pytest.raises(ValueError, match="unknown init 'xavier'; valid: reference, normal, zeros"):
+        PolicySpec.from_name("H", 2, 2, init_scheme="xavier")

@@ -21,20 +21,27 @@ def scalar_policy(spec: PolicySpec, theta: torch.Tensor):
         layers.append((w, theta[at:at + fan_out].tolist()))
         at += fan_out
 
+    def tanh(v):  # torch's tanh, as the engine: math.tanh differs in the last bit
+        return torch.tanh(torch.tensor(v, dtype=torch.float64)).item()
+
+    hidden = tanh if spec.activation == "tanh" else (lambda v: max(v, 0.0))
+
     def act(obs):
         x = list(obs)
         for i, (w, b) in enumerate(layers):
             x = [sum(x[k] * w[k][j] for k in range(len(x))) + b[j] for j in range(len(b))]
-            x = [torch.tanh(torch.tensor(v, dtype=torch.float64)).item() for v in x]
+            x = [tanh(v) if i == len(layers) - 1 else hidden(v) for v in x]
         return x
     return act
 
 
+@pytest.mark.parametrize("activation", ["relu", "tanh"])
 @pytest.mark.parametrize("name,arch", [("nav2d", "L"), ("four-corners", "H"),
                                        ("six-circles", "L"), ("cartpole-biased", "H")])
-def test_engine_returns_equal_scalar_loop(name, arch):
+def test_engine_returns_equal_scalar_loop(name, arch, activation):
     family = make_family(name)
-    spec = PolicySpec.from_name(arch, family.obs_dim, family.act_dim, width=6)
+    spec = PolicySpec.from_name(arch, family.obs_dim, family.act_dim, width=6,
+                                activation=activation)
     g = torch.Generator().manual_seed(4)
     n, horizon = 12, 60
     thetas = spec.init(g, dtype=torch.float64) + \

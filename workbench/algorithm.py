@@ -99,15 +99,17 @@ def make_family_from(config: dict[str, Any]) -> TaskFamily:
 
 
 def policy_spec_from(config: dict[str, Any], family: TaskFamily) -> PolicySpec:
-    """The config's policy, falling back on the family's defaults (then H, width 32, tanh)."""
+    """The config's policy, falling back on the family's defaults, then on H, width 32, ReLU
+    hidden layers and tanh output (the authors' release), per-layer He initialisation."""
     own = getattr(family, "POLICY_DEFAULTS", {})
 
     def pick(key: str, fallback: Any) -> Any:
         return config.get(key) if config.get(key) is not None else own.get(key, fallback)
 
     return PolicySpec.from_name(pick("policy", "H"), family.obs_dim, family.act_dim,
-                                width=int(pick("width", 32)), activation=pick("activation", "tanh"),
-                                output=own.get("output", "tanh"))
+                                width=int(pick("width", 32)), activation=pick("activation", "relu"),
+                                output=own.get("output", "tanh"),
+                                init_scheme=pick("init", "normal"))
 
 
 def algorithms() -> dict[str, str]:

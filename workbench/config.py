@@ -25,7 +25,8 @@ COMMON_DEFAULTS: dict[str, Any] = {
     "K": 20,  # adaptation queries (rollouts) per task
     "policy": None,  # L, H, HH; None: the task's default (H for RL tasks)
     "width": None,  # hidden width; None: the task's default (32, A.7.2)
-    "activation": None,  # tanh or relu; None: the task's default (tanh)
+    "activation": None,  # tanh or relu; None: the task's default (relu, as the authors' code)
+    "init": None,  # normal, reference or zeros; None: the task's default (normal)
     "eval_every": 10,
     "eval_adaptations": 200,  # test adaptations per evaluation, spread over the test tasks
     "checkpoint_every": 50,

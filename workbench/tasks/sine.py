@@ -62,9 +62,12 @@ class SineRegression(TaskFamily):
     default_horizon = 1  # no time steps; unused (see the module docstring)
     PARAMS = {"num_points": 10, "num_eval_points": 100}
     DEFAULT_SPLIT = (1000, 100)
-    #: MAML's regression network: 1-40-40-1, ReLU, linear output (Finn et al. 2017).
+    #: MAML's regression network: 1-40-40-1, ReLU, linear output (Finn et al. 2017), with
+    #: per-layer He initialisation (`normal`): the RL policies' `reference` scale
+    #: N(0, 2 / obs_dim) would give every layer std 1.4 here.
     POLICY_DEFAULTS: ClassVar[dict[str, Any]] = {"policy": "HH", "width": 40,
-                                                 "activation": "relu", "output": "linear"}
+                                                 "activation": "relu", "output": "linear",
+                                                 "init": "normal"}
 
     def __init__(self, *args: Any, **params: Any) -> None:
         super().__init__(*args, **params)
