@@ -21,7 +21,7 @@ test: install
 	$(BIN)/python -m pytest -q
 
 # About 3 minutes on 2 cores: hill-climbing ES-MAML with a one-hidden-layer policy learns
-# Four Corners (DESIGN.md §10: about -75 after 400 iterations; the zero policy scores -400).
+# Four Corners (docs/design.md §9: about -75 after 400 iterations; the zero policy scores -400).
 demo: install
 	$(BIN)/workbench train --algo es-maml --task four-corners --set adaptation=hc \
 		--set policy=H --set K=20 --set iterations=400 --set eval_every=50 \

@@ -8,7 +8,7 @@ broadcasting between `values` and `directions` so one set of directions can serv
 - `es_gradient`: Alg. 1 of the paper (`vanilla`) and its control-variate forms from §3.1,
   `forward-fd` (subtract f(theta)) and `antithetic` (symmetric differences).
 - `es_hessian`: Alg. 4 (appendix A.1), the Monte Carlo Hessian of the Gaussian smoothing.
-- `normalize_values`: reward normalisation applied before estimating (DESIGN §4).
+- `normalize_values`: reward normalisation applied before estimating (docs/design.md §3).
 
 With z-score normalisation and forward-FD, normalise the pivot together with the perturbed
 values (as the reference does) and split it off again, e.g.::

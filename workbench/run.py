@@ -1,7 +1,7 @@
 """The training loop every algorithm shares: run directory, metrics, TensorBoard, checkpoints.
 
 A run directory holds `config.yaml` (the fully resolved config), `metrics.jsonl` (one JSON
-object per iteration, keys of DESIGN.md §9), TensorBoard event files (the same keys as
+object per iteration, keys listed in docs/es-maml.md), TensorBoard event files (the same keys as
 scalar tags), `checkpoints/` and `figures/`. Test evaluations happen after iteration 0 and
 after every `eval_every`-th iteration (a schedule that does not depend on `iterations`, so
 extending a run reproduces an uninterrupted one). SIGINT / SIGTERM finish the current

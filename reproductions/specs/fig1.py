@@ -11,7 +11,7 @@ from reproductions.spec import Check, Figure, Panel, Scale
 from reproductions.specs.common import SMOKE_ES, SMOKE_PG, es, pg
 
 OPERATORS = ("mc", "dpp", "hc")
-#: The best task-blind policy scores about -310 (DESIGN.md §10): adapting means beating it.
+#: The best task-blind policy scores about -310 (docs/design.md §9): adapting means beating it.
 TASK_BLIND = -310.0
 
 

@@ -1,4 +1,4 @@
-"""Execution backends: where an algorithm's rollouts run (DESIGN.md §3, docs/distributed.md).
+"""Execution backends: where an algorithm's rollouts run (docs/design.md §2, docs/distributed.md).
 
 - `local` (the default): in this process, nothing to start.
 - `ray`: every phase's rollouts split over Ray actors, each with its own batched simulators
