@@ -4,19 +4,19 @@ from __future__ import annotations
 
 import pytest
 
+from tests.conftest import MUJOCO_TINY, set_args
 from workbench import run as runmod
 from workbench.cli import main
 
+pytestmark = pytest.mark.slow
+
 MUJOCO = ["halfcheetah-fb", "halfcheetah-gv", "ant-fb", "ant-gv", "ant-goal", "swimmer-fb",
           "swimmer-gv", "walker2d-fb", "walker2d-gv"]
-TINY = ["iterations=2", "num_perturbations=2", "num_current_evals=2", "K=2", "horizon=10",
-        "eval_every=1", "eval_adaptations=2", "policy=L"]
 
 
 def run(tmp_path, task: str, *sets: str) -> list[dict]:
-    args = ["train", "--algo", "es-maml", "--task", task, "--out", str(tmp_path / "r"), "--quiet"]
-    for s in [*TINY, *sets]:
-        args += ["--set", s]
+    args = ["train", "--algo", "es-maml", "--task", task, "--out", str(tmp_path / "r"), "--quiet",
+            *set_args([*MUJOCO_TINY, *sets])]
     assert main(args) == 0
     return runmod.RunDir(tmp_path / "r").read_metrics()
 

@@ -20,17 +20,19 @@ from pathlib import Path
 import pytest
 import torch
 
+from tests.conftest import RAY_SMOKE, set_args
 from workbench import run as runmod
 from workbench.backends import RAY_INSTALL_HINT, make_backend
 from workbench.cli import main
+
+pytestmark = pytest.mark.slow
 
 ray = pytest.importorskip("ray", reason=f"ray is not installed: {RAY_INSTALL_HINT}")
 
 from workbench.backends.ray_backend import RayObjective, split_rows  # noqa: E402
 
-# 96 points (2 chunks) and 480 queries per phase: every phase has work for both actors.
-SMOKE = ["num_perturbations=48", "num_current_evals=48", "K=4", "policy=L", "eval_every=2",
-         "eval_adaptations=70", "checkpoint_every=2"]
+# RAY_SMOKE (tests/conftest.py): 96 points (2 chunks) and 480 queries per phase, so every
+# phase has work for both actors.
 RESTARTS = "ray/actor_restarts"
 
 
@@ -44,9 +46,8 @@ def cluster():
 
 def train(out: Path, backend: str, *sets: str, iterations: int = 3) -> list[dict]:
     args = ["train", "--algo", "es-maml", "--task", "four-corners", "--out", str(out),
-            "--seed", "3", "--quiet", "--backend", backend]
-    for s in [*SMOKE, f"iterations={iterations}", *sets]:
-        args += ["--set", s]
+            "--seed", "3", "--quiet", "--backend", backend,
+            *set_args([*RAY_SMOKE, f"iterations={iterations}", *sets])]
     assert main(args) == 0
     return runmod.RunDir(out).read_metrics()
 
@@ -140,9 +141,8 @@ def test_sigint_on_ray_checkpoints_stops_and_frees_the_actors(cluster, tmp_path)
     out = tmp_path / "r"
     cmd = [sys.executable, "-m", "workbench", "train", "--algo", "es-maml", "--task",
            "four-corners", "--out", str(out), "--seed", "0", "--quiet", "--backend", "ray",
-           "--ray-address", cluster]
-    for s in [*SMOKE, "iterations=400", "checkpoint_every=1000"]:
-        cmd += ["--set", s]
+           "--ray-address", cluster,
+           *set_args([*RAY_SMOKE, "iterations=400", "checkpoint_every=1000"])]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     metrics = out / "metrics.jsonl"
     deadline = time.time() + 120
@@ -160,8 +160,7 @@ def test_sigint_on_ray_checkpoints_stops_and_frees_the_actors(cluster, tmp_path)
 
 def test_bench_iteration_times_both_backends_in_one_run(cluster, capsys):
     assert main(["bench", "iteration", "--task", "four-corners", "--backend", "ray",
-                 "--repeats", "1", "--json", "--set", "num_perturbations=48",
-                 "--set", "num_current_evals=48", "--set", "K=4", "--set", "policy=L"]) == 0
+                 "--repeats", "1", "--json", *set_args(RAY_SMOKE[:4])]) == 0
     result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert {"task", "backend", "seconds_per_iteration", "env_steps_per_s",
             "ray_over_local"} <= set(result)

@@ -29,6 +29,7 @@ def test_every_figure_is_registered_in_the_papers_order():
     assert runner.order() == FIGURES
 
 
+@pytest.mark.slow
 def test_every_figure_at_smoke_scale_writes_csv_png_and_a_computed_report(smoke):
     report = (smoke / "report.md").read_text()
     for name in FIGURES:
@@ -59,6 +60,7 @@ def test_every_figure_at_smoke_scale_writes_csv_png_and_a_computed_report(smoke)
         assert (smoke / picture).stat().st_size > 10_000
 
 
+@pytest.mark.slow
 def test_a_second_reproduction_reuses_every_finished_run(smoke, capsys):
     metrics = smoke / "runs" / "fig2" / "smoke" / "hc-K20" / "seed0" / "metrics.jsonl"
     before = metrics.stat().st_mtime_ns
@@ -67,6 +69,7 @@ def test_a_second_reproduction_reuses_every_finished_run(smoke, capsys):
     assert metrics.stat().st_mtime_ns == before
 
 
+@pytest.mark.slow
 def test_an_interrupted_reproduction_resumes_and_matches_an_uninterrupted_one(tmp_path, smoke):
     # a6 at smoke: one run of 3 iterations. Stop it after 1 iteration (a checkpoint), then
     # reproduce: the run is resumed, not restarted, and its numbers are the uninterrupted ones.
@@ -91,6 +94,7 @@ def test_an_interrupted_reproduction_resumes_and_matches_an_uninterrupted_one(tm
     assert result["trained"] == 1
 
 
+@pytest.mark.slow
 def test_parallel_jobs_give_the_same_numbers_as_one_process(tmp_path, smoke):
     runner.reproduce("a4", "smoke", tmp_path, jobs=2, progress=False)
     for run in ("es", "pg"):
@@ -114,6 +118,7 @@ def test_bad_names_fail_with_the_valid_ones(tmp_path, capsys):
     assert not (tmp_path / "runs").exists()  # nothing was created
 
 
+@pytest.mark.slow
 def test_a_run_directory_with_another_config_is_not_silently_reused(tmp_path, smoke):
     shutil.copytree(smoke / "runs" / "fig2", tmp_path / "runs" / "fig2")
     with pytest.raises(ValueError, match=r"whose 'K' is 20, but the spec asks for 5"):
@@ -152,6 +157,7 @@ def test_not_worse_at_least_at_most_and_overall():
     assert overall([c(HOLDS), c(FAILS), c(INCONCLUSIVE)]) == FAILS
 
 
+@pytest.mark.slow
 def test_reproduce_on_ray_gives_the_local_numbers(tmp_path, smoke):
     # ES-MAML runs go to Ray actors; PG-MAML runs (no Ray support) stay local.
     pytest.importorskip("ray")

@@ -15,12 +15,11 @@ from pathlib import Path
 import pytest
 import torch
 
+from tests.conftest import ES_TINY, set_args
 from workbench import run as runmod
 from workbench.checkpoint import CheckpointError
 from workbench.cli import main
 
-TINY = ["num_perturbations=8", "num_current_evals=8", "K=3", "horizon=20", "eval_every=2",
-        "eval_adaptations=8", "checkpoint_every=2"]
 KEYS = {"iteration", "wall_time_s", "rollouts", "env_steps", "train/pre_adaptation_return",
         "train/post_adaptation_return"}
 TEST_KEYS = {"test/pre_adaptation_return", "test/post_adaptation_return"}
@@ -28,9 +27,7 @@ TEST_KEYS = {"test/pre_adaptation_return", "test/post_adaptation_return"}
 
 def train(out: Path, *sets: str, task: str = "four-corners", seed: int = 0) -> list[dict]:
     args = ["train", "--algo", "es-maml", "--task", task, "--out", str(out), "--seed", str(seed),
-            "--quiet"]
-    for s in [*TINY, *sets]:
-        args += ["--set", s]
+            "--quiet", *set_args([*ES_TINY, *sets])]
     assert main(args) == 0
     return runmod.RunDir(out).read_metrics()
 
@@ -82,9 +79,8 @@ def test_resume_after_sigint_equals_uninterrupted_run(tmp_path):
     straight = train(tmp_path / "straight", "iterations=40", "checkpoint_every=1000")
     out = tmp_path / "interrupted"
     cmd = [sys.executable, "-m", "workbench", "train", "--algo", "es-maml", "--task",
-           "four-corners", "--out", str(out), "--seed", "0", "--quiet"]
-    for s in [*TINY, "iterations=40", "checkpoint_every=1000"]:
-        cmd += ["--set", s]
+           "four-corners", "--out", str(out), "--seed", "0", "--quiet",
+           *set_args([*ES_TINY, "iterations=40", "checkpoint_every=1000"])]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     metrics = out / "metrics.jsonl"
     deadline = time.time() + 60
@@ -148,14 +144,14 @@ def test_cli_errors_name_the_valid_values(tmp_path, capsys):
         (["--algo", "es-mamll", "--task", "four-corners"], "unknown algorithm 'es-mamll'; valid: dice, es-maml, maml-trpo, promp"),
         (["--algo", "es-maml", "--task", "four-corner"], "unknown task 'four-corner'; valid:"),
         (["--algo", "es-maml", "--task", "nav2d", "--set", "adaptation=hcc"],
-         "unknown adaptation 'hcc'; valid: asebo, dpp, exact-gradient, hc, mc, rbo"),
+         "'adaptation' must be one of asebo, dpp, exact-gradient, hc, mc, rbo; got 'hcc'"),
         (["--algo", "es-maml", "--task", "nav2d", "--set", "sigmaa=1"], "unknown config key 'sigmaa'"),
         (["--algo", "es-maml", "--task", "nav2d", "--set", "sigma=abc"], "'sigma' must be a number"),
         (["--algo", "es-maml", "--task", "nav2d", "--set", "variant=second-order"],
-         "unknown variant 'second-order'; valid: zero-order, fo-hessian, fo-nohessian"),
-        (["--algo", "es-maml", "--task", "nav2d", "--set", "iterations=-3"], "must be a positive integer"),
-        (["--algo", "es-maml", "--task", "nav2d", "--set", "task.radius=3"], "unknown parameter(s) radius"),
-        (["--algo", "es-maml", "--task", "nav2d", "--set", "adapt_options.foo=1"], "unknown option(s) foo"),
+         "'variant' must be one of zero-order, fo-hessian, fo-nohessian; got 'second-order'"),
+        (["--algo", "es-maml", "--task", "nav2d", "--set", "iterations=-3"], "'iterations' must be >= 1"),
+        (["--algo", "es-maml", "--task", "nav2d", "--set", "task.radius=3"], "unknown config key 'task.radius'"),
+        (["--algo", "es-maml", "--task", "nav2d", "--set", "adapt_options.foo=1"], "unknown config key 'adapt_options.foo'"),
     ]
     for i, (args, message) in enumerate(cases):
         assert main(["train", *args, "--out", str(tmp_path / f"r{i}"), "--quiet"]) == 2, args
@@ -170,7 +166,7 @@ def test_config_file_then_set_then_seed(tmp_path):
     out = tmp_path / "r"
     assert main(["train", "--algo", "es-maml", "--task", "four-corners", "--config", str(cfg),
                  "--set", "sigma=0.3", "--seed", "7", "--out", str(out), "--quiet",
-                 *sum((["--set", s] for s in TINY[:4]), [])]) == 0
+                 *set_args(ES_TINY[:4])]) == 0
     import yaml
     resolved = yaml.safe_load((out / "config.yaml").read_text())
     assert (resolved["sigma"], resolved["seed"], resolved["policy"], resolved["iterations"]) == \
