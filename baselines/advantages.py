@@ -136,6 +136,7 @@ class Processed:
     values: Tensor  # baseline predictions V(s_t)
     disc_rewards: Tensor  # gamma^t r_t, divided by the task's advantage std when normalising
     disc_values: Tensor  # gamma^t V_t, same scale
+    dice_scale: Tensor | None = None  # [1, B] the factor disc_rewards / disc_values carry
 
 
 def process(batch: Batch, gamma: float = 0.99, gae_lambda: float = 1.0,
@@ -156,9 +157,10 @@ def process(batch: Batch, gamma: float = 0.99, gae_lambda: float = 1.0,
         values = torch.zeros_like(returns)
     adv = gae(rewards, values, mask, gamma, gae_lambda)
     disc_r, disc_v = dice_rewards(rewards, values, mask, gamma)
+    scale = torch.ones(1, batch.B, dtype=disc_r.dtype)
     if normalize_advantages:
         _, std = group_stats(adv, mask, batch.n)
         scale = (1.0 / (std + EPS)).repeat_interleave(batch.K).unsqueeze(0)
         disc_r, disc_v = disc_r * scale, disc_v * scale
         adv = normalize(adv, mask, batch.n)
-    return Processed(adv, returns, values, disc_r, disc_v)
+    return Processed(adv, returns, values, disc_r, disc_v, scale)
