@@ -28,10 +28,10 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from workbench import seeding
+from workbench import rollout, seeding
 from workbench.normalization import Normalizer
 from workbench.policies import PolicySpec
-from workbench.rollout import check_horizon
+from workbench.rollout import check_fit, check_horizon, input_transform
 from workbench.tasks.base import TaskFamily
 
 # Keys separating a rollout's streams of randomness.
@@ -55,7 +55,8 @@ class Batch:
     K: int  # rollouts per task
     obs_mean: Tensor  # [obs_dim] the policy-input transform used: (obs - mean) * inv_std
     obs_inv_std: Tensor  # [obs_dim]
-    obs_stats: Tensor  # [1 + 2 obs_dim] statistics of the observations seen (normaliser)
+    obs_stats: Tensor  # [1 + 2 obs_dim] statistics of the observations seen (normaliser),
+    #                    summed canonically as the ES engine does (`normalization.fold`)
     returns: Tensor  # [B] undiscounted return of each rollout (accumulated step by step, so
     #                  a rollout's value does not depend on the batch's size or layout)
     positions: Tensor | None = None  # [T + 1, B, 2] when recorded
@@ -155,12 +156,12 @@ def sample(spec: PolicySpec, family: TaskFamily, params: Tensor, tasks: Tensor, 
     """K stochastic rollouts of `params[i]` on `tasks[i]` for every i, all in lockstep.
 
     `seeds [n K]` (task-major) drive each rollout's reset and action noise. The normaliser
-    (if any) is read, not updated: the caller merges `Batch.obs_stats` afterwards.
+    (if any) is read, not updated: the caller merges `Batch.obs_stats` afterwards. The loop
+    is the ES engine's (`workbench.rollout.lockstep`), so returns, lengths and the
+    observation statistics are accumulated as `evaluate` does.
     """
     check_horizon(horizon)
-    if spec.obs_dim != family.obs_dim or spec.act_dim != family.act_dim:
-        raise ValueError(f"policy {spec.describe()} does not fit task {family.name} "
-                         f"(obs_dim {family.obs_dim}, act_dim {family.act_dim})")
+    check_fit(spec, family)
     if not isinstance(K, int) or K < 1:
         raise ValueError(f"K (rollouts per task) must be a positive integer; got {K!r}")
     tasks = torch.as_tensor(tasks, dtype=torch.int64).reshape(-1)
@@ -174,47 +175,27 @@ def sample(spec: PolicySpec, family: TaskFamily, params: Tensor, tasks: Tensor, 
     B, act_dim = n * K, spec.act_dim
     if len(seeds) != B:
         raise ValueError(f"need one seed per rollout ({n} tasks x {K} = {B}); got {len(seeds)}")
-    norm = normalizer or Normalizer(family.obs_dim, enabled=False)
-    obs_mean, obs_inv_std = (t.to(dtype) for t in norm.transform())
+    obs_mean, obs_inv_std = input_transform(normalizer, family.obs_dim, dtype)
     layers = spec.unflatten(mean_params)
     std = torch.exp(log_std).unsqueeze(1)  # [n, 1, act]
     # log N(a; mu, std) summed over actions, with a = mu + std eps: -|eps|^2/2 - sum log std - ...
     logp_const = -(log_std.sum(-1) + 0.5 * act_dim * LOG_2PI).repeat_interleave(K)  # [B]
     noise_seeds = seeding.derive_many(seeds, NOISE)
 
-    sim = family.make_sim(tasks.repeat_interleave(K), dtype)
-    obs = sim.reset(seeding.derive_many(seeds, RESET)).to(dtype)
-    alive = torch.ones(B, dtype=torch.bool)
-    returns = torch.zeros(B, dtype=dtype)
-    rec = {k: [] for k in ("obs", "actions", "rewards", "logp", "means", "mask", "dones")}
-    positions = [sim.position().clone()] if record else None
-    for t in range(horizon):
-        mu = spec.apply(layers, ((obs - obs_mean) * obs_inv_std).reshape(n, K, -1))
+    def act(t: int, x: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
+        mu = spec.apply(layers, x.reshape(n, K, -1))
         eps = standard_normal(seeding.derive_many(noise_seeds, t), act_dim, dtype)
         actions = (mu + std * eps.reshape(n, K, act_dim)).reshape(B, act_dim)
-        live = alive.to(dtype)
-        rec["obs"].append(obs)
-        rec["actions"].append(actions)
-        rec["means"].append(mu.reshape(B, act_dim))
-        rec["logp"].append((-0.5 * eps.square().sum(-1) + logp_const) * live)
-        rec["mask"].append(live)
-        obs, reward, done = sim.step(actions)
-        obs = obs.to(dtype)
-        reward = reward.to(dtype) * live
-        returns += reward
-        rec["rewards"].append(reward)
-        rec["dones"].append(done & alive)
-        if record:
-            positions.append(sim.position().clone())
-        alive = alive & ~done
-        if not alive.any():
-            break
-    out = {k: torch.stack(v) for k, v in rec.items()}
-    seen = out["obs"][out["mask"].bool()].to(torch.float64)
-    stats = torch.cat([torch.tensor([float(seen.shape[0])], dtype=torch.float64),
-                       seen.sum(0), seen.square().sum(0)])
-    return Batch(obs=out["obs"], actions=out["actions"], rewards=out["rewards"],
-                 logp=out["logp"], means=out["means"], log_std=log_std.clone(),
-                 mask=out["mask"], dones=out["dones"], tasks=tasks, K=K, obs_mean=obs_mean,
-                 obs_inv_std=obs_inv_std, obs_stats=stats, returns=returns,
-                 positions=torch.stack(positions) if record else None)
+        # log-probs before masking; multiplied by the mask below
+        return actions, {"means": mu.reshape(B, act_dim),
+                         "logp": -0.5 * eps.square().sum(-1) + logp_const}
+
+    out = rollout.lockstep(family.make_sim(tasks.repeat_interleave(K), dtype), act, horizon,
+                           (obs_mean, obs_inv_std), seeding.derive_many(seeds, RESET),
+                           record, trace=("obs", "actions", "mask", "rewards", "dones"))
+    tr = out.trace
+    return Batch(obs=tr["obs"], actions=tr["actions"], rewards=tr["rewards"],
+                 logp=tr["logp"] * tr["mask"], means=tr["means"], log_std=log_std.clone(),
+                 mask=tr["mask"], dones=tr["dones"], tasks=tasks, K=K, obs_mean=obs_mean,
+                 obs_inv_std=obs_inv_std, obs_stats=out.obs_stats, returns=out.returns,
+                 positions=out.positions)
