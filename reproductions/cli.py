@@ -4,6 +4,7 @@ workbench CLI through the `workbench.commands` entry point."""
 from __future__ import annotations
 
 import argparse
+import sys
 
 from reproductions.spec import SCALES
 
@@ -31,7 +32,9 @@ def register(sub) -> None:
 
 
 def _reproduce(args: argparse.Namespace) -> int:
-    from reproductions.runner import load_figure, order, reproduce
+    from reproductions.runner import complete, load_figure, order, prepare
+    if args.jobs < 1:
+        raise ValueError(f"--jobs must be >= 1; got {args.jobs}")
     if args.figure == "all":
         names = order()
         if args.panel:
@@ -41,13 +44,20 @@ def _reproduce(args: argparse.Namespace) -> int:
         names = [args.figure]
     for name in names:
         load_figure(name).scale(args.scale)  # every figure must have the scale
-    status = 0
-    for name in names:
-        result = reproduce(name, args.scale, args.out, args.seeds, args.backend, args.jobs,
-                           args.panel, progress=not args.quiet)
-        if result["interrupted"]:
-            print(f"{name}: interrupted; run the same command again to resume")
-            return 130
-        print(f"{name}: {result['verdict']} ({result['trained']} runs trained, "
-              f"{result['reused']} reused) -> {result['report']}")
-    return status
+    try:
+        # every run of every figure is resolved and checked before the first one trains
+        prepared = [prepare(name, args.scale, args.out, args.seeds, args.backend, args.panel)
+                    for name in names]
+        for p in prepared:
+            result = complete(p, args.jobs, progress=not args.quiet)
+            if result["interrupted"]:
+                break
+            print(f"{p.figure.name}: {result['verdict']} ({result['trained']} runs trained, "
+                  f"{result['reused']} reused) -> {result['report']}")
+    except KeyboardInterrupt:  # between runs, before the runner took over the signal
+        result = {"interrupted": True}
+    if result["interrupted"]:
+        print("reproduce: interrupted; no report written for unfinished figures. Run the "
+              "same command again to resume.", file=sys.stderr)
+        return 130
+    return 0

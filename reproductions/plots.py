@@ -1,7 +1,9 @@
 """Figures in the paper's layout: one panel per paper panel, mean +- std over seeds.
 
 `curves` draws every panel of a figure three times: against the paper's x-axis (saved as
-`<figure>.png`), against total training rollouts and against wall-clock seconds.
+`<figure>.png`), against total training rollouts and against wall-clock seconds. Mean and
+std over seeds come from `workbench.experiment.curves`, the one implementation `compare`
+uses too.
 `trajectories` draws 2-D paths (adapted policies, exploration rollouts) for the
 exploration figures.
 """
@@ -13,21 +15,14 @@ from pathlib import Path
 import numpy as np
 
 from reproductions.results import Results
+from workbench.experiment import curves as curves_over_seeds
+from workbench.metrics import AXES, AXIS_LABELS
 from workbench.plotting import plt, save_figure
 
-X_KEYS = {"iterations": ("iteration", "iteration"), "rollouts": ("rollouts", "training rollouts"),
-          "wall_time": ("wall_time_s", "wall-clock seconds")}
-
-
-def mean_std(results: Results, run: str, x_key: str, metric: str, negate: bool):
-    """x (mean over seeds), mean and std of the metric at each common test evaluation."""
-    per_seed = [results.evals[run][s] for s in results.seeds]
-    n = min(len(rows) for rows in per_seed)
-    x = np.array([[rows[i][x_key] + (1 if x_key == "iteration" else 0) for i in range(n)]
-                  for rows in per_seed], dtype=float).mean(0)
-    y = np.array([[rows[i][metric] for i in range(n)] for rows in per_seed], dtype=float)
-    y = -y if negate else y
-    return x, y.mean(0), y.std(0)
+def mean_std(results: Results, run: str, axis: str, metric: str, negate: bool):
+    """x, mean and std over seeds of a run's metric (`experiment.curves`, as compare)."""
+    x, mean, std = curves_over_seeds([results.evals[run][s] for s in results.seeds], axis, metric)
+    return x, (-mean if negate else mean), std
 
 
 def _grid(n: int):
@@ -43,18 +38,17 @@ def curves(results: Results, path: Path) -> list[Path]:
     panels = [p for p in fig_spec.panels
               if any(p.name in r.panels for r in results.runs.values())]
     written = []
-    for axis in (fig_spec.x_label, *[a for a in X_KEYS if a != fig_spec.x_label]):
-        x_key, x_label = X_KEYS[axis]
+    for axis in (fig_spec.x_label, *[a for a in AXES if a != fig_spec.x_label]):
         fig, axes = _grid(len(panels))
         for ax, panel in zip(axes, panels):
             for name, run in results.runs.items():
                 if panel.name not in run.panels:
                     continue
-                x, mean, std = mean_std(results, name, x_key, panel.metric, panel.negate)
+                x, mean, std = mean_std(results, name, axis, panel.metric, panel.negate)
                 (line,) = ax.plot(x, mean, lw=1.5, label=run.legend)
                 ax.fill_between(x, mean - std, mean + std, color=line.get_color(), alpha=0.2)
             ax.set_title(panel.title, fontsize=10)
-            ax.set_xlabel(x_label, fontsize=9)
+            ax.set_xlabel(AXIS_LABELS[axis], fontsize=9)
             ax.set_ylabel(panel.ylabel, fontsize=9)
             if panel.log_y:
                 ax.set_yscale("log")

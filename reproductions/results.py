@@ -17,7 +17,10 @@ from typing import Any
 
 import numpy as np
 
-from reproductions.spec import FAILS, HOLDS, INCONCLUSIVE, POST, PRE, Check, Figure, Run
+from reproductions.spec import FAILS, HOLDS, INCONCLUSIVE, Check, Figure, Run
+from workbench.metrics import TEST_POST as POST
+from workbench.metrics import TEST_PRE as PRE
+from workbench.metrics import WALL_TIME, is_evaluation
 
 #: Test evaluations averaged into a run's "final" value (smooths one noisy evaluation).
 LAST = 3
@@ -44,7 +47,7 @@ class Results:
                 path = dirs[(run.name, seed)] / "metrics.jsonl"
                 rows = [json.loads(line) for line in path.read_text().splitlines() if line]
                 every.setdefault(run.name, {})[seed] = rows
-                evals.setdefault(run.name, {})[seed] = [r for r in rows if POST in r]
+                evals.setdefault(run.name, {})[seed] = [r for r in rows if is_evaluation(r)]
         return cls(figure, scale, {r.name: r for r in runs}, dirs, evals, every)
 
     @property
@@ -73,20 +76,20 @@ class Results:
         return np.array([max(r[key] for r in self.evals[run][s]) for s in self.seeds])
 
     def seconds_per_iteration(self, run: str) -> np.ndarray:
-        return np.array([self.iterations[run][s][-1]["wall_time_s"] / len(self.iterations[run][s])
+        return np.array([self.iterations[run][s][-1][WALL_TIME] / len(self.iterations[run][s])
                          for s in self.seeds])
 
     def at_time(self, run: str, seconds: float, key: str = POST) -> np.ndarray:
         """The latest test evaluation at or before `seconds` of training, per seed."""
         out = []
         for s in self.seeds:
-            rows = [r for r in self.evals[run][s] if r["wall_time_s"] <= seconds]
+            rows = [r for r in self.evals[run][s] if r[WALL_TIME] <= seconds]
             out.append((rows or self.evals[run][s][:1])[-1][key])
         return np.array(out)
 
     def end_time(self, run: str) -> float:
         """The shortest total training time over seeds."""
-        return float(min(self.iterations[run][s][-1]["wall_time_s"] for s in self.seeds))
+        return float(min(self.iterations[run][s][-1][WALL_TIME] for s in self.seeds))
 
     def label(self, run: str) -> str:
         return self.runs[run].legend

@@ -12,7 +12,11 @@ import pytest
 from reproductions import runner
 from reproductions.results import at_least, at_most, greater, not_worse, overall
 from reproductions.spec import FAILS, HOLDS, INCONCLUSIVE, VERDICTS, Check
+from workbench import config as cfg
+from workbench import experiment
+from workbench import run as runmod
 from workbench.cli import main
+from workbench.metrics import WALL_TIME
 
 FIGURES = ["fig1", "fig2", "fig3", "fig4", "fig5", "a1", "a2", "a3", "a4", "a6"]
 
@@ -71,23 +75,24 @@ def test_a_second_reproduction_reuses_every_finished_run(smoke, capsys):
 
 @pytest.mark.slow
 def test_an_interrupted_reproduction_resumes_and_matches_an_uninterrupted_one(tmp_path, smoke):
-    # a6 at smoke: one run of 3 iterations. Stop it after 1 iteration (a checkpoint), then
-    # reproduce: the run is resumed, not restarted, and its numbers are the uninterrupted ones.
+    # a6 at smoke: one run of 3 iterations. Leave it as a stopped run would (1 iteration,
+    # checkpointed), then reproduce: the run is resumed, not restarted, and its numbers
+    # are the uninterrupted ones.
     figure = runner.load_figure("a6")
     run = figure.scale("smoke").runs[0]
     path = tmp_path / "runs" / "a6" / "smoke" / run.name / "seed0"
-    job = runner.plan(run, 0, path, "local")
-    job.config["iterations"] = 1
-    from workbench import config as cfg, run as runmod
-    cfg.dump(job.config, path / "config.yaml")
-    runmod.train(runmod.RunDir(path), job.config, progress=False)
+    config = experiment.resolved_config(run.algo, run.task, [*run.set_list(), "iterations=1"],
+                                        0, "local")
+    path.mkdir(parents=True)
+    cfg.dump(config, path / "config.yaml")
+    runmod.train(runmod.RunDir(path), config, progress=False)
     assert len(runmod.RunDir(path).read_metrics()) == 1
     result = runner.reproduce("a6", "smoke", tmp_path, progress=False)
     assert result["trained"] == 1 and result["reused"] == 0
     resumed = runmod.RunDir(path).read_metrics()
     reference = runmod.RunDir(smoke / "runs" / "a6" / "smoke" / run.name / "seed0").read_metrics()
-    strip = [{k: v for k, v in m.items() if k != "wall_time_s"} for m in resumed]
-    assert strip == [{k: v for k, v in m.items() if k != "wall_time_s"} for m in reference]
+    strip = [{k: v for k, v in m.items() if k != WALL_TIME} for m in resumed]
+    assert strip == [{k: v for k, v in m.items() if k != WALL_TIME} for m in reference]
     # a deleted run is retrained, the others reused
     shutil.rmtree(path)
     result = runner.reproduce("a6", "smoke", tmp_path, progress=False)
@@ -100,7 +105,7 @@ def test_parallel_jobs_give_the_same_numbers_as_one_process(tmp_path, smoke):
     for run in ("es", "pg"):
         a = (tmp_path / "runs" / "a4" / "smoke" / run / "seed0" / "metrics.jsonl").read_text()
         b = (smoke / "runs" / "a4" / "smoke" / run / "seed0" / "metrics.jsonl").read_text()
-        strip = lambda text: [{k: v for k, v in json.loads(line).items() if k != "wall_time_s"}
+        strip = lambda text: [{k: v for k, v in json.loads(line).items() if k != WALL_TIME}
                               for line in text.splitlines()]
         assert strip(a) == strip(b)
 
@@ -121,11 +126,28 @@ def test_bad_names_fail_with_the_valid_ones(tmp_path, capsys):
 @pytest.mark.slow
 def test_a_run_directory_with_another_config_is_not_silently_reused(tmp_path, smoke):
     shutil.copytree(smoke / "runs" / "fig2", tmp_path / "runs" / "fig2")
-    with pytest.raises(ValueError, match=r"whose 'K' is 20, but the spec asks for 5"):
-        path = tmp_path / "runs" / "fig2" / "smoke" / "hc-K20" / "seed0"
-        run = runner.load_figure("fig2").scale("smoke").runs[0]
-        runner.plan(type(run)(run.name, run.algo, run.task, {**run.sets, "K": 5}), 0, path,
-                    "local")
+    path = tmp_path / "runs" / "fig2" / "smoke" / "hc-K20" / "seed0"
+    run = runner.load_figure("fig2").scale("smoke").runs[0]
+    config = experiment.resolved_config(run.algo, run.task, [*run.set_list(), "K=5"], 0)
+    with pytest.raises(experiment.ConfigMismatch,
+                       match=r"holds a run with K=20; this command asks for K=5"):
+        experiment.plan([experiment.Job("hc-K20", path, config)])
+
+
+def test_every_run_is_checked_before_the_first_one_trains(tmp_path):
+    # a4 at smoke trains "es", then "pg". A "pg" directory of another config is refused
+    # before "es" starts: nothing is created, the stale directory is left as it was.
+    run = next(r for r in runner.load_figure("a4").scale("smoke").runs if r.name == "pg")
+    pg = tmp_path / "runs" / "a4" / "smoke" / "pg" / "seed0"
+    pg.mkdir(parents=True)
+    cfg.dump(experiment.resolved_config(run.algo, run.task, [*run.set_list(), "K=7"], 0),
+             pg / "config.yaml")
+    before = (pg / "config.yaml").read_bytes()
+    assert main(["reproduce", "a4", "--quiet", "--out", str(tmp_path)]) == 2
+    assert not (tmp_path / "runs" / "a4" / "smoke" / "es").exists()
+    assert [p.name for p in pg.iterdir()] == ["config.yaml"]
+    assert (pg / "config.yaml").read_bytes() == before
+    assert not (tmp_path / "a4.csv").exists()
 
 
 # -- verdict rules ---------------------------------------------------------------------
@@ -162,11 +184,10 @@ def test_reproduce_on_ray_gives_the_local_numbers(tmp_path, smoke):
     # ES-MAML runs go to Ray actors; PG-MAML runs (no Ray support) stay local.
     pytest.importorskip("ray")
     runner.reproduce("a4", "smoke", tmp_path, backend="ray", progress=False)
-    from workbench import config as cfg
     for run, backend in (("es", "ray"), ("pg", "local")):
         path = tmp_path / "runs" / "a4" / "smoke" / run / "seed0"
         assert cfg.load(path / "config.yaml")["backend"] == backend
         strip = lambda p: [{k: v for k, v in json.loads(line).items()
-                            if k not in ("wall_time_s", "ray/actor_restarts")}
+                            if k not in (WALL_TIME, "ray/actor_restarts")}
                            for line in (p / "metrics.jsonl").read_text().splitlines()]
         assert strip(path) == strip(smoke / "runs" / "a4" / "smoke" / run / "seed0")

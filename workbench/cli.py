@@ -113,8 +113,15 @@ def _evaluate(args: argparse.Namespace) -> int:
 def _compare(args: argparse.Namespace) -> int:
     from workbench.compare import compare
     algos = [a.strip() for a in args.algos.split(",") if a.strip()]
-    result = compare(args.task, algos, args.seeds, args.budget_rollouts, args.out, args.set,
-                     progress=not args.quiet)
+    try:
+        result = compare(args.task, algos, args.seeds, args.budget_rollouts, args.out,
+                         args.set, jobs=args.jobs, progress=not args.quiet)
+    except KeyboardInterrupt:  # between runs, before the runner took over the signal
+        result = {"interrupted": True}
+    if result["interrupted"]:
+        print("compare: interrupted; no report written. Run the same command again to "
+              "resume.", file=sys.stderr)
+        return 130
     print(result["markdown"])
     print(f"CSV: {result['csv']}")
     for png in result["pngs"]:
@@ -177,8 +184,11 @@ def build_parser() -> argparse.ArgumentParser:
                       help="training rollouts each run may spend")
     comp.add_argument("--out", required=True)
     comp.add_argument("--set", action="append", default=[], metavar="[ALGO:]KEY=VALUE",
-                      help="config override for every algorithm that has KEY, or for ALGO only")
-    comp.add_argument("--quiet", action="store_true")
+                      help="config override for every algorithm that has KEY, or for ALGO "
+                           "only (not iterations: the budget is --budget-rollouts)")
+    comp.add_argument("--jobs", type=int, default=1,
+                      help="runs trained in parallel, each in its own one-thread process")
+    comp.add_argument("--quiet", action="store_true", help="no progress display")
     comp.set_defaults(func=_compare)
 
     bench = sub.add_parser("bench", help="throughput benchmarks, reported as ratios")

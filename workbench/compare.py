@@ -1,116 +1,161 @@
 """Head-to-head comparisons: several algorithms, the same task, seeds and rollout budget.
 
 `workbench compare --task T --algos es-maml,promp --seeds 3 --budget-rollouts R --out DIR`
-trains every (algorithm, seed) pair in `DIR/<algo>/seed<k>` until its cumulative training
-rollouts reach R (finished runs are skipped, interrupted ones resumed), then writes
+is a front end over the experiment runner (`workbench.experiment`): it turns its options
+into one job per (algorithm, seed), trained in `DIR/<algo>/seed<k>` until the run's
+cumulative training rollouts reach R, and leaves checking, resuming, refusing a directory
+of another config, Ctrl-C and progress to the runner. When every run is finished it writes
 `DIR/compare.csv` (every test evaluation of every run), one PNG per x-axis
 (`compare_iterations.png`, `compare_rollouts.png`, `compare_wall_time.png`: mean +- std of
-the post-adaptation test return over seeds) and `DIR/compare.md`, a table of final
-post-adaptation returns.
+the post-adaptation test return over seeds, from `experiment.curves`) and `DIR/compare.md`,
+a table of final post-adaptation returns. An interrupted compare writes none of these.
 
-`--set key=value` applies to every algorithm that has the key; `--set algo:key=value` to one.
+`--set key=value` applies to every selected algorithm that has the key, `--set
+algo:key=value` to that algorithm only; a key no selected algorithm has is an error naming
+the closest one. The budget is `--budget-rollouts` and the seeds are `--seeds`, so
+`iterations`, `budget_rollouts` and `seed` cannot be set.
 """
 
 from __future__ import annotations
 
 import csv
+import difflib
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from workbench import run as runmod
-from workbench.algorithm import algorithm_class
+from workbench import experiment
+from workbench import metrics as m
 from workbench.plotting import plt, save_figure
+from workbench.run import RunDir
 
-POST = "test/post_adaptation_return"
-PRE = "test/pre_adaptation_return"
-AXES = {"iterations": "iteration", "rollouts": "rollouts", "wall_time": "wall_time_s"}
+#: The iteration limit of a compare run: never reached, the rollout budget stops it first.
 MAX_ITERATIONS = 1_000_000
+#: Keys compare sets itself, and what to use instead.
+RESERVED = {
+    "iterations": "compare trains every run to its rollout budget: use --budget-rollouts",
+    "budget_rollouts": "use --budget-rollouts",
+    "seed": "compare trains seeds 0..N-1: use --seeds N",
+    "algo": "use --algos",
+    "task.name": "use --task",
+}
+FIELDS = ["algo", "seed", m.ITERATION, m.ROLLOUTS, m.WALL_TIME, m.TEST_PRE, m.TEST_POST]
 
 
-def sets_for(algo: str, sets: list[str]) -> list[str]:
-    defaults = algorithm_class(algo).defaults()
-    chosen = []
+def _keys(config: dict[str, Any]) -> tuple[set[str], set[str]]:
+    """(dotted keys, section names) of a resolved config."""
+    return (set(experiment.flatten(config)),
+            {k for k, v in config.items() if isinstance(v, dict)})
+
+
+def _knows(key: str, keys: set[str], sections: set[str]) -> bool:
+    # a key inside a section (task.*, adapt_options.*) is checked by the config layer
+    return key in keys or key.split(".")[0] in sections
+
+
+def _closest(key: str, keys: set[str]) -> str:
+    valid = sorted(keys - set(RESERVED))
+    best = difflib.get_close_matches(key, valid, n=1, cutoff=0.0)
+    return f"did you mean {best[0]!r}?" if best else "it has no keys"
+
+
+def route_sets(task: str, algos: list[str], sets: list[str]) -> dict[str, list[str]]:
+    """Each algorithm's `key=value` strings from `--set [ALGO:]KEY=VALUE`, every key
+    checked against the selected algorithms' configs."""
+    known = {algo: _keys(experiment.resolved_config(algo, task)) for algo in algos}
+    routed: dict[str, list[str]] = {algo: [] for algo in algos}
     for item in sets:
-        key = item.split("=", 1)[0]
-        if ":" in key:
-            owner, rest = item.split(":", 1)
-            if owner == algo:
-                chosen.append(rest)
-        elif key.split(".")[0] in defaults:
-            chosen.append(item)
-    return chosen
+        if "=" not in item:
+            raise ValueError(f"--set takes [ALGO:]KEY=VALUE; got {item!r}")
+        key, value = item.split("=", 1)
+        owner, _, key = key.strip().rpartition(":")
+        key = key.strip()
+        if key in RESERVED:
+            raise ValueError(f"--set {item}: compare sets {key!r} itself; {RESERVED[key]}")
+        if owner:
+            if owner not in known:
+                raise ValueError(f"--set {item}: {owner!r} is not one of --algos "
+                                 f"({', '.join(algos)})")
+            keys, sections = known[owner]
+            if not _knows(key, keys, sections):
+                raise ValueError(f"--set {item}: {owner} has no config key {key!r}; "
+                                 f"{_closest(key, keys)}")
+            routed[owner].append(f"{key}={value}")
+            continue
+        takers = [a for a in algos if _knows(key, *known[a])]
+        if not takers:
+            every = set().union(*(keys for keys, _ in known.values()))
+            raise ValueError(f"--set {item}: no algorithm in --algos ({', '.join(algos)}) has "
+                             f"the config key {key!r}; {_closest(key, every)}")
+        for algo in takers:
+            routed[algo].append(f"{key}={value}")
+    return routed
 
 
-def run_all(task: str, algos: list[str], seeds: int, budget: int, out: Path,
-            sets: list[str], progress: bool = True) -> list[dict[str, Any]]:
-    """Train every (algorithm, seed) to the budget; return one row per test evaluation."""
-    rows = []
-    for algo in algos:
-        algorithm_class(algo)  # unknown names fail before any training starts
+def jobs_for(task: str, algos: list[str], seeds: int, budget: int, out: str | Path,
+             sets: list[str] | None = None) -> list[experiment.Job]:
+    """One job per (algorithm, seed): `out/<algo>/seed<k>`, trained to `budget` rollouts."""
+    if seeds < 1 or budget < 1:
+        raise ValueError(f"--seeds and --budget-rollouts must be positive; got {seeds}, {budget}")
+    if not algos:
+        raise ValueError("--algos names no algorithm")
+    if len(set(algos)) != len(algos):
+        raise ValueError(f"--algos names an algorithm twice: {','.join(algos)}")
+    routed = route_sets(task, algos, list(sets or []))
+    out = Path(out)
+    jobs = []
     for algo in algos:
         for seed in range(seeds):
-            path = out / algo / f"seed{seed}"
-            directory = runmod.RunDir(path)
-            metrics = directory.read_metrics()
-            finished = metrics and metrics[-1]["rollouts"] >= budget
-            if not finished:
-                if directory.config.exists():
-                    directory, config = runmod.resume_config(path, [])
-                    resume = bool(runmod.checkpoint.list_checkpoints(directory.checkpoints))
-                else:
-                    directory, config = runmod.start(
-                        algo, task, path, None,
-                        [*sets_for(algo, sets), f"budget_rollouts={budget}",
-                         f"iterations={MAX_ITERATIONS}"], seed)
-                    resume = False
-                runmod.train(directory, config, resume=resume, progress=progress)
-                metrics = directory.read_metrics()
-            for m in metrics:
-                if POST in m:
-                    rows.append({"algo": algo, "seed": seed, "iteration": m["iteration"],
-                                 "rollouts": m["rollouts"], "wall_time_s": m["wall_time_s"],
-                                 PRE: m[PRE], POST: m[POST]})
+            try:
+                config = experiment.resolved_config(
+                    algo, task, [*routed[algo], f"budget_rollouts={budget}",
+                                 f"iterations={MAX_ITERATIONS}"], seed)
+            except ValueError as err:
+                raise ValueError(f"{algo}: {err}") from None
+            jobs.append(experiment.Job(f"{algo} seed {seed}", out / algo / f"seed{seed}",
+                                       config))
+    return jobs
+
+
+def evaluations(jobs: list[experiment.Job]) -> list[dict[str, Any]]:
+    """One row per test evaluation of every job's run, in job and iteration order."""
+    rows = []
+    for job in jobs:
+        for r in RunDir(job.path).read_metrics():
+            if m.is_evaluation(r):
+                rows.append({"algo": job.config["algo"], "seed": job.config["seed"],
+                             **{k: r[k] for k in FIELDS[2:]}})
     return rows
 
 
-def write_csv(rows: list[dict[str, Any]], path: Path) -> None:
+def write_csv(rows: list[dict[str, Any]], path: Path) -> Path:
     with path.open("w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer = csv.DictWriter(f, fieldnames=FIELDS)
         writer.writeheader()
         writer.writerows(rows)
+    return path
 
 
-def curves(rows: list[dict[str, Any]], algo: str, x_key: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Mean and std over seeds of the post-adaptation return on a common x grid."""
+def _per_seed(rows: list[dict[str, Any]], algo: str) -> list[list[dict[str, Any]]]:
     seeds = sorted({r["seed"] for r in rows if r["algo"] == algo})
-    series = []
-    for seed in seeds:
-        pts = [(r[x_key], r[POST]) for r in rows if r["algo"] == algo and r["seed"] == seed]
-        series.append(np.array(sorted(pts), dtype=float))
-    lo = max(s[0, 0] for s in series)
-    hi = min(s[-1, 0] for s in series)
-    grid = np.linspace(lo, hi, 100) if hi > lo else np.array([lo])
-    ys = np.stack([np.interp(grid, s[:, 0], s[:, 1]) for s in series])
-    return grid, ys.mean(0), ys.std(0)
+    return [[r for r in rows if r["algo"] == algo and r["seed"] == s] for s in seeds]
 
 
 def plot(rows: list[dict[str, Any]], algos: list[str], task: str, out: Path) -> list[Path]:
     paths = []
-    for name, x_key in AXES.items():
+    for axis in m.AXES:
         fig, ax = plt.subplots(figsize=(6, 4))
         for algo in algos:
-            x, mean, std = curves(rows, algo, x_key)
-            ax.plot(x, mean, label=algo)
-            ax.fill_between(x, mean - std, mean + std, alpha=0.25)
-        ax.set_xlabel({"iterations": "iteration", "rollouts": "total training rollouts",
-                       "wall_time": "wall-clock seconds"}[name])
+            x, mean, std = experiment.curves(_per_seed(rows, algo), axis, m.TEST_POST)
+            (line,) = ax.plot(x, mean, label=algo)
+            ax.fill_between(x, mean - std, mean + std, color=line.get_color(), alpha=0.25)
+        ax.set_xlabel(m.AXIS_LABELS[axis])
         ax.set_ylabel("post-adaptation test return")
         ax.set_title(f"{task}: mean +- std over seeds")
         ax.legend()
         fig.tight_layout()
-        paths.append(save_figure(fig, out / f"compare_{name}.png"))
+        paths.append(save_figure(fig, out / f"compare_{axis}.png"))
         plt.close(fig)
     return paths
 
@@ -124,26 +169,32 @@ def table(rows: list[dict[str, Any]], algos: list[str], task: str, budget: int) 
         for r in rows:
             if r["algo"] == algo:
                 finals[r["seed"]] = r  # rows are in iteration order: the last one wins
-        post = np.array([r[POST] for r in finals.values()])
-        pre = np.array([r[PRE] for r in finals.values()])
-        wall = np.array([r["wall_time_s"] for r in finals.values()])
+        post = np.array([r[m.TEST_POST] for r in finals.values()])
+        pre = np.array([r[m.TEST_PRE] for r in finals.values()])
+        wall = np.array([r[m.WALL_TIME] for r in finals.values()])
         lines.append(f"| {algo} | {len(post)} | {post.mean():.2f} +- {post.std():.2f} | "
                      f"{pre.mean():.2f} | {wall.mean():.1f} |")
     return "\n".join(lines) + "\n"
 
 
 def compare(task: str, algos: list[str], seeds: int, budget: int, out: str | Path,
-            sets: list[str] | None = None, progress: bool = True) -> dict[str, Any]:
-    if seeds < 1 or budget < 1:
-        raise ValueError(f"--seeds and --budget-rollouts must be positive; got {seeds}, {budget}")
+            sets: list[str] | None = None, jobs: int = 1,
+            progress: bool = True) -> dict[str, Any]:
+    """Train (or reuse, or resume) every run, then report; `interrupted` when a signal
+    stopped the command (nothing is written then)."""
+    if jobs < 1:
+        raise ValueError(f"--jobs must be >= 1; got {jobs}")
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    rows = run_all(task, algos, seeds, budget, out, sets or [], progress)
-    if not rows:
-        raise ValueError("no run produced a test evaluation; lower eval_every")
-    write_csv(rows, out / "compare.csv")
+    runs = jobs_for(task, algos, seeds, budget, out, sets)
+    outcome = experiment.run_jobs(runs, jobs, progress)
+    result: dict[str, Any] = {"interrupted": outcome.interrupted, "trained": outcome.trained,
+                              "reused": outcome.reused}
+    if outcome.interrupted:
+        return result
+    rows = evaluations(runs)
+    csv_path = write_csv(rows, out / "compare.csv")
     pngs = plot(rows, algos, task, out)
     md = table(rows, algos, task, budget)
     (out / "compare.md").write_text(md)
-    return {"csv": str(out / "compare.csv"), "pngs": [str(p) for p in pngs],
+    return {**result, "csv": str(csv_path), "pngs": [str(p) for p in pngs],
             "table": str(out / "compare.md"), "markdown": md}

@@ -1,0 +1,46 @@
+"""The names of the numbers a run records, defined once.
+
+Every line of a run's `metrics.jsonl` is one training iteration; the same names are the
+TensorBoard tags. Code that reads or writes these records (the run loop, `compare`, the
+reproduction harness, plots) should take the names from here instead of spelling them.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+#: 0-based index of the training iteration the line describes.
+ITERATION = "iteration"
+#: Training rollouts (or function evaluations) spent so far, cumulative.
+ROLLOUTS = "rollouts"
+#: Environment steps simulated for training so far, cumulative.
+ENV_STEPS = "env_steps"
+#: Seconds spent training (and evaluating) so far, cumulative; excludes time spent stopped.
+WALL_TIME = "wall_time_s"
+
+#: Mean return of the iteration's training tasks before / after the adaptation step.
+TRAIN_PRE = "train/pre_adaptation_return"
+TRAIN_POST = "train/post_adaptation_return"
+#: The test evaluation (present only on evaluation iterations): before / after adapting.
+TEST_PRE = "test/pre_adaptation_return"
+TEST_POST = "test/post_adaptation_return"
+
+#: Learning-curve x-axes: axis name -> the key it is read from.
+AXES: dict[str, str] = {"iterations": ITERATION, "rollouts": ROLLOUTS, "wall_time": WALL_TIME}
+#: Axis name -> the label printed under a plot.
+AXIS_LABELS: dict[str, str] = {"iterations": "iterations", "rollouts": "training rollouts",
+                               "wall_time": "wall-clock seconds"}
+
+
+def axis_value(row: Mapping[str, Any], axis: str) -> float:
+    """Where `row` sits on `axis`. On the iterations axis that is the number of iterations
+    completed (`iteration + 1`), so every axis counts work done."""
+    if axis not in AXES:
+        raise ValueError(f"unknown axis {axis!r}; valid: {', '.join(AXES)}")
+    value = row[AXES[axis]]
+    return float(value + 1 if axis == "iterations" else value)
+
+
+def is_evaluation(row: Mapping[str, Any]) -> bool:
+    """Whether the metrics line carries a test evaluation."""
+    return TEST_POST in row
