@@ -29,6 +29,7 @@ from baselines import surrogates
 from baselines.advantages import BASELINES, Processed, process
 from baselines.sampler import Batch, distribution, gaussian_kl, log_prob, sample
 from workbench.algorithm import Algorithm, EvalResult, IterationResult, one_per_task
+from workbench.config import Section, option
 from workbench.normalization import Normalizer
 from workbench.optim import Adam
 from workbench.policies import GaussianPolicy, PolicySpec
@@ -41,15 +42,20 @@ TASKS, ROLLOUTS, EVAL, DETERMINISTIC = 1, 2, 5, 6
 DTYPE = torch.float32
 
 
-def _choice(key: str, value: Any, valid: tuple[str, ...]) -> None:
-    if value not in valid:
-        raise ValueError(f"unknown {key} {value!r}; valid: {', '.join(valid)}")
+@dataclass(frozen=True)
+class PGConfig(Section):
+    """Keys every PG-MAML baseline has (ProMP's defaults unless noted)."""
 
-
-def check(config: dict[str, Any], key: str, ok, rule: str) -> None:
-    """A one-line ValueError `KEY must RULE; got VALUE` unless `ok(config[key])`."""
-    if not ok(config[key]):
-        raise ValueError(f"{key} must {rule}; got {config[key]}")
+    meta_batch: int = option(40, "tasks per iteration", low=1)
+    inner_lr: float = option(0.1, "inner (adaptation) step size", low=0.0)
+    inner_steps: int = option(1, "inner gradient steps", low=1)
+    gamma: float = option(0.99, "discount", low=0.0, high=1.0)
+    gae_lambda: float = option(1.0, "GAE lambda", low=0.0, high=1.0)
+    init_log_std: float = option(0.0, "initial log std of the Gaussian policy")
+    baseline: str = option("linear", "value baseline: linear (features fitted per task) or zero",
+                           choices=BASELINES)
+    normalize_advantages: bool = option(True, "standardise advantages per task")
+    state_normalization: bool = option(False, "running mean/std of observations")
 
 
 # -- inner steps -------------------------------------------------------------------------
@@ -116,32 +122,15 @@ class PGMAML(Algorithm):
 
     #: The inner loss the algorithm uses (`inner_loss` config key where configurable).
     INNER_LOSS: str = "vpg"
-    #: Config keys every PG baseline has (subclasses' DEFAULTS start from these).
-    COMMON: dict[str, Any] = {
-        "meta_batch": 40,  # tasks per iteration [ProMP]
-        "inner_lr": 0.1,
-        "inner_steps": 1,
-        "gamma": 0.99,
-        "gae_lambda": 1.0,
-        "init_log_std": 0.0,
-        "baseline": "linear",
-        "normalize_advantages": True,
-        "state_normalization": False,
-    }
+    Config = PGConfig
 
     def __init__(self, config: dict[str, Any]) -> None:
         super().__init__(config)
         c = config
-        if hasattr(self.family, "make_objective"):
+        if self.family.supervised:
             raise ValueError(f"{self.name} is a policy-gradient method and needs an RL task; "
                              f"{self.family.name!r} is supervised (use es-maml with "
                              f"adaptation=exact-gradient for it)")
-        for key in ("meta_batch", "inner_steps"):
-            check(c, key, lambda v: int(v) >= 1, "be >= 1")
-        check(c, "inner_lr", lambda v: float(v) >= 0, "be >= 0")
-        for key in ("gamma", "gae_lambda"):
-            check(c, key, lambda v: 0.0 <= float(v) <= 1.0, "lie in [0, 1]")
-        _choice("baseline", c["baseline"], BASELINES)
         self.K = int(c["K"])
         self.meta_batch = int(c["meta_batch"])
         self.inner_steps = int(c["inner_steps"])
@@ -165,6 +154,11 @@ class PGMAML(Algorithm):
         c = self.config
         return process(batch, float(c["gamma"]), float(c["gae_lambda"]), c["baseline"],
                        bool(c["normalize_advantages"]))
+
+    def exploration_samples(self, task: int, seed: int) -> Tensor:
+        """K stochastic rollouts of the Gaussian meta-policy on `task`."""
+        batch = self._sample(self.theta.unsqueeze(0), torch.tensor([task]), seed, record=True)
+        return batch.positions
 
     def _sample(self, params: Tensor, tasks: Tensor, seed: int, record: bool = False) -> Batch:
         seeds = derive_many(seed, torch.arange(len(tasks) * self.K))
@@ -236,7 +230,7 @@ class PGMAML(Algorithm):
                                          split="test")
         steps, post, adapted = self.collect(tasks, s)
         seeds = derive_many(derive(s, DETERMINISTIC), torch.arange(n))
-        two_d = record and self.family.obs_dim == 2 and hasattr(self.family, "plot_goals")
+        two_d = record and self.family.obs_dim == 2
         pre = deterministic_rollouts(self.spec, self.family, self.theta[:D].expand(n, D), tasks,
                                      self.horizon, self.normalizer, seeds=seeds, dtype=DTYPE)
         det = deterministic_rollouts(self.spec, self.family, adapted[:, :D], tasks, self.horizon,

@@ -48,9 +48,10 @@ from torch import Tensor
 
 from baselines import surrogates
 from baselines.advantages import Processed
-from baselines.base import PGMAML, Step, check
+from baselines.base import PGMAML, PGConfig, Step
 from baselines.meta_baseline import MetaBaseline
 from baselines.sampler import Batch, log_prob
+from workbench.config import option
 from workbench.policies import PolicySpec
 from workbench.seeding import derive
 
@@ -76,26 +77,26 @@ class TMAMLProcessed(Processed):
     cv_explained: float = 0.0
 
 
+@dataclass(frozen=True)
+class DiCEConfig(PGConfig):
+    outer_lr: float = option(1e-3, "Adam learning rate of the outer step", low=0.0,
+                             low_open=True)
+    outer_steps: int = option(1, "outer Adam steps per iteration", low=1)
+    control_variates: bool = option(False, "T-MAML's control variate with a learned "
+                                    "meta-baseline (needs K >= 2 and baseline=linear)")
+    cv_width: int = option(64, "hidden width of the meta-baseline network", low=1)
+    cv_ridge: float = option(10.0, "ridge weight of the per-task head refit", low=0.0,
+                             low_open=True)
+    cv_lr: float = option(1e-3, "Adam learning rate of the meta-baseline", low=0.0)
+
+
 class DiCE(PGMAML):
     name = "dice"
     INNER_LOSS = "dice"
-    DEFAULTS: dict[str, Any] = {
-        **PGMAML.COMMON,
-        "outer_lr": 1e-3,
-        "outer_steps": 1,
-        "control_variates": False,
-        "cv_width": 64,
-        "cv_ridge": 10.0,
-        "cv_lr": 1e-3,
-    }
+    Config = DiCEConfig
 
     def __init__(self, config: dict[str, Any]) -> None:
         super().__init__(config)
-        check(config, "outer_lr", lambda v: float(v) > 0, "be > 0")
-        check(config, "outer_steps", lambda v: int(v) >= 1, "be >= 1")
-        check(config, "cv_width", lambda v: int(v) >= 1, "be >= 1")
-        check(config, "cv_ridge", lambda v: float(v) > 0, "be > 0")
-        check(config, "cv_lr", lambda v: float(v) >= 0, "be >= 0")
         self.control_variates = bool(config["control_variates"])
         self.meta_baseline: MetaBaseline | None = None
         self._phase = 0

@@ -16,15 +16,17 @@ Defaults: max_kl 0.01, 10 CG iterations, damping 1e-5, backtracking 0.8 x 15.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import torch
 from torch import Tensor
 
 from baselines import surrogates
-from baselines.base import INNER_LOSSES, PGMAML, Step, _choice, mean_kl
+from baselines.base import INNER_LOSSES, PGMAML, PGConfig, Step, mean_kl
 from baselines.sampler import log_prob
 from baselines.trpo import trpo_step
+from workbench.config import option
 from workbench.policies import PolicySpec
 
 
@@ -35,32 +37,20 @@ def outer_surrogate(spec: PolicySpec, params: Tensor, post: Step) -> Tensor:
     return surrogates.lvc(logp, b.logp.to(logp.dtype), post.data.advantages, b.mask, b.n)
 
 
+@dataclass(frozen=True)
+class MAMLTRPOConfig(PGConfig):
+    inner_loss: str = option("vpg", "inner loss: vpg, lvc or dice", choices=INNER_LOSSES)
+    max_kl: float = option(0.01, "TRPO trust region (mean KL)", low=0.0, low_open=True)
+    cg_iters: int = option(10, "conjugate-gradient iterations", low=1)
+    cg_damping: float = option(1e-5, "damping added to the Fisher-vector product", low=0.0)
+    backtrack_ratio: float = option(0.8, "line-search shrink factor", low=0.0, low_open=True,
+                                    high=1.0, high_open=True)
+    max_backtracks: int = option(15, "line-search steps", low=1)
+
+
 class MAMLTRPO(PGMAML):
     name = "maml-trpo"
-    DEFAULTS: dict[str, Any] = {
-        **PGMAML.COMMON,
-        "inner_loss": "vpg",
-        "max_kl": 0.01,
-        "cg_iters": 10,
-        "cg_damping": 1e-5,
-        "backtrack_ratio": 0.8,
-        "max_backtracks": 15,
-    }
-
-    def __init__(self, config: dict[str, Any]) -> None:
-        super().__init__(config)
-        c = config
-        _choice("inner_loss", c["inner_loss"], INNER_LOSSES)
-        for key in ("max_kl", "backtrack_ratio"):
-            if float(c[key]) <= 0:
-                raise ValueError(f"{key} must be > 0; got {c[key]}")
-        if float(c["backtrack_ratio"]) >= 1:
-            raise ValueError(f"backtrack_ratio must be < 1; got {c['backtrack_ratio']}")
-        for key in ("cg_iters", "max_backtracks"):
-            if int(c[key]) < 1:
-                raise ValueError(f"{key} must be >= 1; got {c[key]}")
-        if float(c["cg_damping"]) < 0:
-            raise ValueError(f"cg_damping must be >= 0; got {c['cg_damping']}")
+    Config = MAMLTRPOConfig
 
     def loss_and_kl(self, steps: list[Step], post: Step):
         def fn(theta: Tensor, create_graph: bool) -> tuple[Tensor, Tensor]:

@@ -16,14 +16,16 @@ pre-update policy, and with it the LVC estimate, close to where the samples came
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import torch
 from torch import Tensor
 
 from baselines import surrogates
-from baselines.base import PGMAML, Step, check, mean_kl
+from baselines.base import PGMAML, PGConfig, Step, mean_kl
 from baselines.sampler import log_prob
+from workbench.config import option
 from workbench.policies import PolicySpec
 
 
@@ -40,23 +42,20 @@ def promp_loss(spec: PolicySpec, chain: list[Tensor], steps: list[Step], post: S
     return clip + kl_penalty * inner_kl, clip, inner_kl
 
 
+@dataclass(frozen=True)
+class ProMPConfig(PGConfig):
+    outer_lr: float = option(1e-3, "Adam learning rate of the outer step", low=0.0,
+                             low_open=True)
+    epochs: int = option(5, "outer optimisation epochs per iteration", low=1)
+    clip_eps: float = option(0.3, "PPO clip range", low=0.0, low_open=True, high=1.0,
+                             high_open=True)
+    kl_penalty: float = option(5e-4, "weight of the inner KL penalty", low=0.0)
+
+
 class ProMP(PGMAML):
     name = "promp"
     INNER_LOSS = "lvc"
-    DEFAULTS: dict[str, Any] = {
-        **PGMAML.COMMON,
-        "outer_lr": 1e-3,
-        "epochs": 5,
-        "clip_eps": 0.3,
-        "kl_penalty": 5e-4,
-    }
-
-    def __init__(self, config: dict[str, Any]) -> None:
-        super().__init__(config)
-        check(config, "outer_lr", lambda v: float(v) > 0, "be > 0")
-        check(config, "epochs", lambda v: int(v) >= 1, "be >= 1")
-        check(config, "clip_eps", lambda v: 0 < float(v) < 1, "lie in (0, 1)")
-        check(config, "kl_penalty", lambda v: float(v) >= 0, "be >= 0")
+    Config = ProMPConfig
 
     def objective(self, theta: Tensor, steps: list[Step], post: Step) -> tuple[Tensor, Tensor, Tensor]:
         """(loss, clipped surrogate loss, mean inner KL), differentiable in `theta`."""

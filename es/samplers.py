@@ -22,6 +22,7 @@ import torch
 from torch import Tensor
 
 from workbench import points
+from workbench.registry import Registry
 
 __all__ = [
     "Sampler",
@@ -243,19 +244,14 @@ def _sample_from_basis(v: Tensor, generator: torch.Generator) -> Tensor:
     return torch.tensor(items, dtype=torch.long)
 
 
-SAMPLERS: dict[str, type[Sampler]] = {
-    "gaussian": GaussianSampler,
-    "antithetic": AntitheticSampler,
-    "orthogonal": OrthogonalSampler,
-    "dpp": DPPSampler,
-}
+SAMPLERS = Registry("sampler", "es.samplers", {
+    "gaussian": "es.samplers:GaussianSampler",
+    "antithetic": "es.samplers:AntitheticSampler",
+    "orthogonal": "es.samplers:OrthogonalSampler",
+    "dpp": "es.samplers:DPPSampler",
+})
 
 
 def make_sampler(name: str, **kwargs: float) -> Sampler:
     """The sampler registered as `name`, constructed with `kwargs`."""
-    try:
-        cls = SAMPLERS[name]
-    except KeyError:
-        raise ValueError(f"unknown sampler {name!r}; valid samplers: "
-                         f"{', '.join(sorted(SAMPLERS))}") from None
-    return cls(**kwargs)
+    return SAMPLERS.load(name)(**kwargs)

@@ -21,6 +21,7 @@ the same numbers.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -32,9 +33,11 @@ from es.estimators import KINDS, NORMALIZATIONS, es_gradient, es_hessian_vector,
 from es.samplers import SAMPLERS, make_sampler
 from workbench import points as wp
 from workbench.algorithm import Algorithm, EvalResult, IterationResult, one_per_task
+from workbench.config import Section, option
 from workbench.normalization import Normalizer
 from workbench.objective import Evaluation, make_objective
 from workbench.optim import Adam
+from workbench.rollout import evaluate
 from workbench.seeding import derive, derive_many
 
 VARIANTS = ("zero-order", "fo-hessian", "fo-nohessian")
@@ -43,53 +46,65 @@ OPTIMIZERS = ("sgd", "adam")
 DIRECTIONS, TASKS, POINTS, POST, EVAL, FO_FIRST, FO_SECOND, FO_HESSIAN = 1, 2, 3, 4, 5, 6, 7, 8
 
 
-def _choice(key: str, value: Any, valid: tuple[str, ...]) -> None:
-    if value not in valid:
-        raise ValueError(f"unknown {key} {value!r}; valid: {', '.join(valid)}")
+def _operators() -> tuple[str, ...]:
+    from es.adaptation import available
+    return tuple(sorted(available()))
+
+
+@dataclass(frozen=True)
+class ESMAMLConfig(Section):
+    """ES-MAML's keys (A.7.2 defaults)."""
+
+    variant: str = option("zero-order", "zero-order (Alg. 2/3), fo-hessian or fo-nohessian "
+                          "(Alg. 5)", choices=VARIANTS)
+    adaptation: str = option("mc", "adaptation operator U (adapt_options.* are its options)",
+                             choices=_operators)
+    num_perturbations: int = option(150, "outer directions per iteration (first-order: tasks)",
+                                    low=1)
+    num_current_evals: int = option(150, "evaluations of the current point (forward-FD pivot)",
+                                    low=0)
+    sigma: float = option(0.1, "outer smoothing precision", low=0.0, low_open=True)
+    adapt_sigma: float = option(0.1, "adaptation operator's precision", low=0.0, low_open=True)
+    alpha: float = option(0.05, "adaptation step size")
+    beta: float = option(0.01, "meta step size (learning rate with optimizer=adam)", low=0.0,
+                         low_open=True)
+    estimator: str = option("forward-fd", "outer ES gradient estimator", choices=KINDS)
+    normalization: str = option("zscore", "value normalisation before the outer estimate",
+                                choices=NORMALIZATIONS)
+    sampler: str = option("gaussian", "outer direction sampler", choices=tuple(SAMPLERS))
+    optimizer: str = option("sgd", "sgd (the paper's plain ascent) or adam",
+                            choices=OPTIMIZERS)
+    state_normalization: bool = option(True, "running mean/std of observations (A.7.1)")
+    task_batch: int = option(1, "tasks each point is adapted and scored on (averaged)", low=1)
+    common_tasks: bool = option(False, "every point meets the same task_batch tasks and noise")
+
+    def check(self) -> None:
+        if self.estimator == "forward-fd" and self.num_current_evals < 1:
+            raise ValueError("the forward-fd estimator needs num_current_evals >= 1 (its pivot)")
+        if self.estimator == "antithetic" and self.num_perturbations % 2:
+            raise ValueError("the antithetic estimator needs an even num_perturbations")
 
 
 class ESMAML(Algorithm):
     name = "es-maml"
     backends = ("local", "ray")
-    DEFAULTS: dict[str, Any] = {
-        "variant": "zero-order",
-        "adaptation": "mc",
-        "adapt_options": {},
-        "num_perturbations": 150,
-        "num_current_evals": 150,
-        "sigma": 0.1,
-        "adapt_sigma": 0.1,
-        "alpha": 0.05,
-        "beta": 0.01,
-        "estimator": "forward-fd",
-        "normalization": "zscore",
-        "sampler": "gaussian",
-        "optimizer": "sgd",
-        "state_normalization": True,
-        "task_batch": 1,
-        "common_tasks": False,
-    }
+    Config = ESMAMLConfig
+
+    @classmethod
+    def nested_sections(cls, config: dict[str, Any]) -> dict[str, type[Section]]:
+        from es.adaptation import operator_class
+        return {"adapt_options": operator_class(config["adaptation"]).Options}
+
+    @classmethod
+    def documented_sections(cls) -> dict[str, type[Section]]:
+        from es.adaptation import operator_class
+        return {"es-maml": cls.Config, **{f"es-maml, adaptation={name}":
+                                          operator_class(name).Options
+                                          for name in _operators()}}
 
     def __init__(self, config: dict[str, Any]) -> None:
         super().__init__(config)
         c = config
-        _choice("variant", c["variant"], VARIANTS)
-        _choice("estimator", c["estimator"], KINDS)
-        _choice("normalization", c["normalization"], NORMALIZATIONS)
-        _choice("sampler", c["sampler"], tuple(SAMPLERS))
-        _choice("optimizer", c["optimizer"], OPTIMIZERS)
-        for key in ("num_perturbations", "task_batch"):
-            if int(c[key]) < 1:
-                raise ValueError(f"{key} must be >= 1; got {c[key]}")
-        if int(c["num_current_evals"]) < 0:
-            raise ValueError(f"num_current_evals must be >= 0; got {c['num_current_evals']}")
-        if c["estimator"] == "forward-fd" and int(c["num_current_evals"]) < 1:
-            raise ValueError("the forward-fd estimator needs num_current_evals >= 1 (its pivot)")
-        if c["estimator"] == "antithetic" and int(c["num_perturbations"]) % 2:
-            raise ValueError("the antithetic estimator needs an even num_perturbations")
-        for key in ("sigma", "adapt_sigma", "beta"):
-            if float(c[key]) <= 0:
-                raise ValueError(f"{key} must be > 0; got {c[key]}")
         # Every sampler is built with the configured sigma (dpp's kernel depends on it).
         self.outer_sampler = make_sampler("antithetic" if c["estimator"] == "antithetic"
                                           else c["sampler"], sigma=float(c["sigma"]))
@@ -219,15 +234,28 @@ class ESMAML(Algorithm):
             adapted = self.operator(self.objective, wp.broadcast(self.theta, n), tasks, seeds)
         finally:
             self.operator.training = True
-        two_d = record and self.family.obs_dim == 2 and hasattr(self.family, "plot_goals")
-        if hasattr(self.objective, "eval_values"):  # supervised: score on held-out points
-            post = self.objective.eval_values(adapted.thetas, tasks, derive_many(seeds, POST))
-        else:
-            post = self.objective(adapted.thetas, tasks, derive_many(seeds, POST), record=two_d)
+        two_d = record and self.family.obs_dim == 2
+        # supervised objectives score on held-out points; rollouts are scored as in training
+        post = self.objective.held_out(adapted.thetas, tasks, derive_many(seeds, POST),
+                                       record=two_d)
         result = EvalResult(float(adapted.pre_values.mean()), float(post.values.mean()))
         if two_d and post.positions is not None:
             result.trajectories, result.trajectory_tasks = one_per_task(post.positions, tasks)
         return result
+
+    def backend_counters(self) -> dict[str, float]:
+        return self.objective.counters()
+
+    def exploration_samples(self, task: int, seed: int) -> Tensor:
+        """The K perturbed policies theta + adapt_sigma g_k, rolled out deterministically."""
+        K = int(self.config["K"])
+        g = torch.Generator().manual_seed(seed)
+        seeds = torch.randint(0, 2**62, (K,), generator=g)
+        thetas = self.theta + float(self.config["adapt_sigma"]) * torch.randn(
+            K, self.theta.numel(), generator=g, dtype=self.theta.dtype)
+        out = evaluate(self.spec, self.family, thetas, torch.full((K,), task), self.horizon,
+                       self.normalizer, seeds=seeds, record=True)
+        return out.positions
 
     # -- checkpoints -----------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:

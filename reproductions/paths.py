@@ -16,7 +16,6 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from workbench.rollout import evaluate
 from workbench.run import load_run
 
 #: Seed of the exploration pictures' perturbations and rollouts (fixed: pictures are
@@ -40,25 +39,11 @@ def adapted_paths(run_dir: Path) -> tuple[Any, Tensor, Tensor]:
 
 def exploration_paths(run_dir: Path, tasks: list[int]) -> list[Tensor]:
     """For each task, the K exploration paths `[T + 1, K, 2]` of the meta-policy."""
-    algo, config, _, _ = load_run(run_dir)
-    return [_explore(algo, config, int(task)) for task in tasks]
-
-
-def _explore(algo, config: dict[str, Any], task: int) -> Tensor:
-    K = int(config["K"])
-    tasks = torch.full((K,), int(task), dtype=torch.long)
-    g = torch.Generator().manual_seed(PICTURE_SEED)
-    seeds = torch.randint(0, 2**62, (K,), generator=g)
-    if config["algo"] == "es-maml":
-        theta = algo.theta
-        thetas = theta + float(config["adapt_sigma"]) * torch.randn(
-            K, theta.numel(), generator=g, dtype=theta.dtype)
-        out = evaluate(algo.spec, algo.family, thetas, tasks, algo.horizon, algo.normalizer,
-                       seeds=seeds, record=True)
-        return out.positions
-    # PG-MAML: K stochastic rollouts of the Gaussian meta-policy on the task.
-    batch = algo._sample(algo.theta.unsqueeze(0), tasks[:1], PICTURE_SEED, record=True)
-    return batch.positions
+    algo, _, _, _ = load_run(run_dir)
+    try:
+        return [algo.exploration_samples(int(task), PICTURE_SEED) for task in tasks]
+    finally:
+        algo.close()
 
 
 def endpoint_spread(paths: Tensor) -> float:
@@ -71,7 +56,7 @@ def endpoint_spread(paths: Tensor) -> float:
 
 
 def goals(family, task: int) -> list[tuple[float, float, str]]:
-    return list(getattr(family, "plot_goals", lambda t: [])(int(task)))
+    return list(family.plot_goals(int(task)))
 
 
 def reached(path: np.ndarray, family, task: int, radius_sq: float = 0.01) -> tuple[int, int]:

@@ -81,7 +81,7 @@ def trajectories(panels: list[tuple[str, object, list[tuple[np.ndarray, str]], l
             ax.plot(xy[:, 0], xy[:, 1], color=color, lw=1.0 if color != "tab:blue" else 1.8,
                     alpha=0.7 if color != "tab:blue" else 1.0)
         ax.plot(0, 0, "k+", ms=7)
-        lim = min(getattr(family, "bound", 1.0), 3.5) + 0.2
+        lim = min(family.bound, 3.5) + 0.2
         ax.set_xlim(-lim, lim)
         ax.set_ylim(-lim, lim)
         ax.set_aspect("equal")

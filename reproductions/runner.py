@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import csv
 from dataclasses import dataclass
-from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
@@ -28,13 +27,15 @@ from reproductions.results import Results
 from reproductions.spec import INCONCLUSIVE, Check, Figure, Run
 from workbench import experiment
 from workbench import metrics as m
+from workbench.registry import Registry
 
-GROUP = "workbench.figures"
+#: Figure specs: one file each in reproductions/specs plus one entry-point line in setup.cfg.
+FIGURES = Registry("figure", "workbench.figures")
 
 
 def figures() -> dict[str, str]:
-    """Figure name -> `module:OBJECT`, from the `workbench.figures` entry points."""
-    return {ep.name: ep.value for ep in entry_points(group=GROUP)}
+    """Figure name -> `module:OBJECT`."""
+    return FIGURES.names()
 
 
 def order() -> list[str]:
@@ -43,11 +44,9 @@ def order() -> list[str]:
 
 
 def load_figure(name: str) -> Figure:
-    known = figures()
-    if name not in known:
+    if name not in FIGURES:
         raise ValueError(f"unknown figure {name!r}; valid: {', '.join(order())}, all")
-    ep = next(ep for ep in entry_points(group=GROUP) if ep.name == name)
-    return ep.load()
+    return FIGURES.load(name)
 
 
 def jobs_for(figure: Figure, runs: list[Run], seeds: int, dirs: dict[tuple[str, int], Path],

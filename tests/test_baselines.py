@@ -39,9 +39,7 @@ TEST_KEYS = {"test/pre_adaptation_return", "test/post_adaptation_return"}
 
 def make(algo: str, *sets: str, task: str = "nav2d", seed: int = 0):
     cls = algorithm_class(algo)
-    config = cfg.build(cls.defaults(), None, list(sets), seed=seed)
-    config["task"]["name"] = task
-    return cls(config)
+    return cls(cfg.resolve(cls, None, list(sets), task=task, seed=seed))
 
 
 def without_wall(metrics: list[dict]) -> list[dict]:
@@ -174,7 +172,7 @@ def meta_gradient(inner: str, outer: str, T: int = 2, mode: str = "none", N: int
 
 def swapped_control_variate(logp, disc_rewards, disc_values, mask, n):
     """The control variate with its magic boxes in the other order,
-    sum_t (1 - magic(w_{<t})) magic(log pi_t) b_t (as DESIGN.md section 6 writes it)."""
+    sum_t (1 - magic(w_{<t})) magic(log pi_t) b_t (a common reading of T-MAML's formula)."""
     magic = surrogates.magic_box
     cum = torch.cumsum(logp * mask, 0)
     objective = (magic(cum) * disc_rewards
@@ -521,9 +519,8 @@ class CheckedTRPO(MAMLTRPO):
 
 @pytest.mark.parametrize("max_kl", [0.01, 1e-4])
 def test_every_maml_trpo_step_stays_in_the_trust_region_and_improves(max_kl):
-    config = cfg.build(MAMLTRPO.defaults(), None, ["meta_batch=6", "K=5", "horizon=40",
-                                                  f"max_kl={max_kl}"])
-    config["task"]["name"] = "nav2d"
+    config = cfg.resolve(MAMLTRPO, None, ["meta_batch=6", "K=5", "horizon=40",
+                                          f"max_kl={max_kl}"], task="nav2d")
     algo = CheckedTRPO(config)
     algo.checks = []
     for it in range(4):
@@ -615,10 +612,10 @@ def test_evaluate_reports_deterministic_and_stochastic_returns():
 
 
 @pytest.mark.parametrize("sets, message", [
-    (["inner_loss=sgd"], "unknown inner_loss 'sgd'; valid: vpg, lvc, dice"),
-    (["meta_batch=0"], "meta_batch must be >= 1"),
-    (["max_kl=0"], "max_kl must be > 0"),
-    (["baseline=value"], "unknown baseline 'value'; valid: linear, zero"),
+    (["inner_loss=sgd"], "'inner_loss' must be one of vpg, lvc, dice; got 'sgd'"),
+    (["meta_batch=0"], "'meta_batch' must be >= 1"),
+    (["max_kl=0"], "'max_kl' must be > 0.0"),
+    (["baseline=value"], "'baseline' must be one of linear, zero; got 'value'"),
 ])
 def test_bad_configs_fail_with_the_valid_choices(sets, message):
     with pytest.raises(ValueError, match=message.replace("(", r"\(")):

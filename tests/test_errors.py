@@ -17,9 +17,9 @@ def test_unknown_task_lists_valid_names():
 
 
 def test_unknown_task_parameter_lists_valid_ones():
-    with pytest.raises(ValueError, match=r"unknown parameter\(s\) radius .*valid: .*penalty"):
+    with pytest.raises(ValueError, match=r"unknown config key 'task.radius'.*valid: .*task.penalty"):
         make_family("four-corners", radius=3)
-    with pytest.raises(ValueError, match="integrator 'rk4'.*valid: euler, semi-implicit"):
+    with pytest.raises(ValueError, match="'task.integrator' must be one of euler, semi-implicit; got 'rk4'"):
         make_family("cartpole-biased", integrator="rk4")
     with pytest.raises(ValueError, match="num_correct <= num_goals"):
         make_family("six-circles", num_goals=3, num_correct=4)

@@ -311,7 +311,7 @@ def test_parameters_are_checked():
         HalfCheetahFB(nthread=0)
     with pytest.raises(ValueError, match="velocity_low"):
         HalfCheetahGV(velocity_low=3.0, velocity_high=1.0)
-    with pytest.raises(ValueError, match="unknown parameter"):
+    with pytest.raises(ValueError, match="unknown config key 'task.healthy_z'"):
         AntGV(healthy_z=1)
     assert HalfCheetahFB().num_tasks == 2 and torch.equal(HalfCheetahFB().train_ids,
                                                           HalfCheetahFB().test_ids)

@@ -151,9 +151,10 @@ def test_unknown_decoder_lists_the_valid_ones():
     _, D, values, pivot = _linear_problem()
     with pytest.raises(ValueError, match="valid: l1, ridge, lasso"):
         decode(D, values - pivot, "l2")
-    with pytest.raises(ValueError, match="valid: l1, ridge, lasso"):
+    with pytest.raises(ValueError, match="'adapt_options.decoder' must be one of l1, ridge, lasso"):
         RegressionStep(K=5, decoder="l2")
-    with pytest.raises(ValueError, match="unknown option"):
+    with pytest.raises(ValueError, match="unknown config key 'adapt_options.decodr'; did you mean "
+                                         "'adapt_options.decoder'"):
         RegressionStep(K=5, decodr="l1")
 
 
@@ -337,5 +338,5 @@ def test_mc_and_rbo_see_the_same_corrupted_queries_and_only_rbo_shrugs_them_off(
     # while mc at the same K still follows the noise
     dirty2 = MonteCarloStep(K=2 * K, sigma=SIGMA, alpha=0.05, **opts)(obj, thetas, tasks, seeds)
     assert (torch.nn.functional.cosine_similarity(dirty2.thetas - thetas, w, dim=1) < 0.9).all()
-    with pytest.raises(ValueError, match="corrupt_fraction must be in"):
+    with pytest.raises(ValueError, match="'adapt_options.corrupt_fraction' must be <= 1.0"):
         MonteCarloStep(K=4, corrupt_fraction=1.5)

@@ -149,7 +149,8 @@ def test_dpp_subsets_are_more_diverse_than_random_subsets():
 
 def test_registry_and_make_sampler():
     assert set(SAMPLERS) == {"gaussian", "antithetic", "orthogonal", "dpp"}
-    for name, cls in SAMPLERS.items():
+    for name in SAMPLERS:
+        cls = SAMPLERS.load(name)
         sampler = make_sampler(name)
         assert isinstance(sampler, cls) and isinstance(sampler, Sampler)
     dpp = make_sampler("dpp", sigma=0.2, bandwidth=1.0, oversample=3)
@@ -171,7 +172,7 @@ def test_every_sampler_honours_the_configured_sigma(name):
     sets = ["task.name=four-corners", "policy=L", "sigma=0.37", f"sampler={name}"]
     if name == "antithetic":
         sets = [*sets[:3], "estimator=antithetic"]
-    algo = ESMAML(cfg.build(ESMAML.defaults(), sets=sets))
+    algo = ESMAML(cfg.resolve(ESMAML, sets=sets))
     assert algo.outer_sampler.name == name and algo.outer_sampler.sigma == 0.37
     assert make_sampler(name, sigma=0.37).sigma == 0.37
 

@@ -138,7 +138,7 @@ def test_data_depends_only_on_the_seed(setup):
 def test_held_out_points(setup):
     family, spec, thetas, tasks, seeds = setup
     obj = family.make_objective(spec)
-    ev = obj.eval_values(thetas, tasks, seeds)
+    ev = obj.held_out(thetas, tasks, seeds)
     assert ev.rollouts == 5 and ev.env_steps == 5 * 13
     big = obj.with_points(13)
     assert big.num_points == 13 and obj.num_points == 7
@@ -170,7 +170,7 @@ def test_errors():
         family.make_sim(torch.tensor([0]))
     with pytest.raises(ValueError, match="num_points"):
         SineRegression(num_points=0)
-    with pytest.raises(ValueError, match="unknown parameter"):
+    with pytest.raises(ValueError, match="unknown config key 'task.horizon'"):
         SineRegression(horizon=3)
     with pytest.raises(ValueError, match="linear output"):
         family.make_objective(PolicySpec.from_name("H", 1, 1))

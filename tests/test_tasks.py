@@ -218,8 +218,8 @@ def test_cartpole_norml_observation_is_range_normalized_gymnasium_state(integrat
 
 
 def test_cartpole_observation_parameter_is_checked():
-    with pytest.raises(ValueError, match="unknown observation 'raw' for cartpole-biased; "
-                                         "valid: norml, full"):
+    with pytest.raises(ValueError, match="config key 'task.observation' must be one of "
+                                         "norml, full; got 'raw'"):
         make_family("cartpole-biased", observation="raw")
 
 

@@ -123,7 +123,7 @@ def test_bad_checkpoints_give_one_line_errors(tmp_path, capsys):
     assert "task 'nav2d'" in resume_error()
     ckpt.write_bytes(good)
     config = (out / "config.yaml").read_text()
-    (out / "config.yaml").write_text(config.replace("policy: null", "policy: L"))
+    (out / "config.yaml").write_text(config.replace("policy: H", "policy: L"))
     err = resume_error()
     assert "does not match this run's config" in err and "parameters" in err
     for p in (out / "checkpoints").iterdir():
@@ -171,7 +171,9 @@ def test_config_file_then_set_then_seed(tmp_path):
     resolved = yaml.safe_load((out / "config.yaml").read_text())
     assert (resolved["sigma"], resolved["seed"], resolved["policy"], resolved["iterations"]) == \
         (0.3, 7, "L", 2)
-    assert resolved["task"] == {"name": "four-corners", "penalty": 5.0}
+    # fully resolved: the family's split keys are filled in beside the one set
+    assert resolved["task"] == {"name": "four-corners", "num_train": None, "num_test": None,
+                                "split_seed": 0, "penalty": 5.0}
 
 
 def test_evaluate_command(tmp_path, capsys):

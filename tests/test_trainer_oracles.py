@@ -41,7 +41,7 @@ class Quadratic(Objective):
 
 
 def trainer(*sets: str, offset: float = 0.0, seed: int = 0) -> ESMAML:
-    config = cfg.build(ESMAML.defaults(), sets=[
+    config = cfg.resolve(ESMAML, sets=[
         "task.name=nav2d", "policy=L", "normalization=none", "adapt_options.normalization=none",
         "optimizer=sgd", "beta=1.0", "state_normalization=false", f"seed={seed}", *sets])
     algo = ESMAML(config)

@@ -11,17 +11,16 @@ is all a resume needs to continue bit-identically.
 from __future__ import annotations
 
 import abc
-import importlib
 from dataclasses import dataclass, field
-from importlib.metadata import entry_points
 from typing import Any, ClassVar
 
 import torch
 from torch import Tensor
 
 from workbench.backends import make_backend
-from workbench.config import COMMON_DEFAULTS
+from workbench.config import Section
 from workbench.policies import PolicySpec
+from workbench.registry import Registry
 from workbench.tasks import TaskFamily, make_family
 
 
@@ -47,8 +46,8 @@ class Algorithm(abc.ABC):
     """One meta-learning algorithm, configured by a resolved config dict."""
 
     name: ClassVar[str] = ""
-    #: Algorithm-specific config keys and their defaults (merged over COMMON_DEFAULTS).
-    DEFAULTS: ClassVar[dict[str, Any]] = {}
+    #: Algorithm-specific config keys (top level, beside `workbench.config.RunConfig`'s).
+    Config: ClassVar[type[Section]] = Section
     #: Execution backends (`workbench.backends`) this algorithm can run its rollouts on.
     backends: ClassVar[tuple[str, ...]] = ("local",)
 
@@ -57,18 +56,32 @@ class Algorithm(abc.ABC):
         # checked first: a bad backend fails before any task is built; connects lazily
         self.backend = make_backend(config, type(self).backends, self.name or None)
         self.family = make_family_from(config)
-        threads = getattr(self.family, "torch_threads", None)
-        if threads:
-            torch.set_num_threads(threads)
+        if self.family.torch_threads:
+            torch.set_num_threads(self.family.torch_threads)
         self.spec = policy_spec_from(config, self.family)
         self.horizon = int(config["horizon"] or self.family.default_horizon)
         self.seed = int(config["seed"])
 
     @classmethod
-    def defaults(cls) -> dict[str, Any]:
-        merged = {**COMMON_DEFAULTS, **cls.DEFAULTS}
-        merged["algo"] = cls.name
-        return merged
+    def nested_sections(cls, config: dict[str, Any]) -> dict[str, type[Section]]:
+        """Further sections (besides `task`) a config with these top-level values has, e.g.
+        ES-MAML's `adapt_options` for the chosen operator; none by default."""
+        return {}
+
+    @classmethod
+    def documented_sections(cls) -> dict[str, type[Section]]:
+        """Every section this algorithm can have, by title, for the generated key tables."""
+        return {f"{cls.name}": cls.Config}
+
+    def backend_counters(self) -> dict[str, float]:
+        """Cumulative diagnostics of the backend the rollouts ran on (`Objective.counters`);
+        none by default."""
+        return {}
+
+    def exploration_samples(self, task: int, seed: int) -> Tensor:
+        """`[T + 1, K, 2]` positions of the K rollouts the meta-policy gathers its adaptation
+        samples with on `task` (2-D tasks), drawn from `seed`: the exploration pictures."""
+        raise ValueError(f"{self.name} does not provide exploration samples")
 
     @abc.abstractmethod
     def train_iteration(self, iteration: int) -> IterationResult:
@@ -101,29 +114,28 @@ def make_family_from(config: dict[str, Any]) -> TaskFamily:
 def policy_spec_from(config: dict[str, Any], family: TaskFamily) -> PolicySpec:
     """The config's policy, falling back on the family's defaults, then on H, width 32, ReLU
     hidden layers and tanh output (the authors' release), per-layer He initialisation."""
-    own = getattr(family, "POLICY_DEFAULTS", {})
+    own = family.POLICY_DEFAULTS
 
     def pick(key: str, fallback: Any) -> Any:
         return config.get(key) if config.get(key) is not None else own.get(key, fallback)
 
     return PolicySpec.from_name(pick("policy", "H"), family.obs_dim, family.act_dim,
-                                width=int(pick("width", 32)), activation=pick("activation", "relu"),
+                                width=pick("width", 32), activation=pick("activation", "relu"),
                                 output=own.get("output", "tanh"),
                                 init_scheme=pick("init", "normal"))
 
 
+#: Algorithms live above this package (es, baselines): only entry points name them.
+REGISTRY = Registry("algorithm", "workbench.algorithms")
+
+
 def algorithms() -> dict[str, str]:
-    """Registered algorithms: entry-point name -> `module:Class`."""
-    return {ep.name: ep.value for ep in entry_points(group="workbench.algorithms")}
+    """Registered algorithms: name -> `module:Class`."""
+    return REGISTRY.names()
 
 
 def algorithm_class(name: str) -> type[Algorithm]:
-    names = algorithms()
-    if name not in names:
-        valid = ", ".join(sorted(names)) or "none installed"
-        raise ValueError(f"unknown algorithm {name!r}; valid: {valid}")
-    module, cls = names[name].split(":")
-    return getattr(importlib.import_module(module), cls)
+    return REGISTRY.load(name)
 
 
 def one_per_task(positions: Tensor, tasks: Tensor, panels: int = 8) -> tuple[Tensor, Tensor]:

@@ -63,7 +63,7 @@ def bench_rollouts(task: str, rollouts: int | None = None, horizon: int | None =
     MuJoCo tasks go to `bench_mujoco_rollouts` (engine vs raw replay vs gymnasium).
     """
     from workbench.tasks import family_class
-    if getattr(family_class(task), "robot", None) is not None:
+    if family_class(task).simulator == "mujoco":
         return bench_mujoco_rollouts(task, rollouts, horizon, policy, threads, loop_rollouts,
                                      seed=seed, progress=progress)
     rollouts = rollouts or 3000
@@ -132,9 +132,8 @@ def bench_iteration(task: str, algo: str = "es-maml", sets: list[str] | None = N
     names = ["local"] if backend == "local" else ["local", backend]
     runners = {}
     for name in names:
-        config = cfg.build(cls.defaults(), None, sets, backend=name,
-                           ray_address=ray_address if name == "ray" else None)
-        config["task"]["name"] = task
+        config = cfg.resolve(cls, None, sets, task=task, backend=name,
+                             ray_address=ray_address if name == "ray" else None)
         runners[name] = cls(config)
     try:
         return _time_iterations(task, algo, runners, repeats, threads)
@@ -183,7 +182,7 @@ def _time_iterations(task: str, algo: str, runners: dict[str, Any], repeats: int
     if "ray" in runners:
         ray_backend = runners["ray"].backend
         out["ray_over_local"] = out["ray_env_steps_per_s"] / out["local_env_steps_per_s"]
-        out["ray_actors"] = len(getattr(runners["ray"].objective, "live", []))
+        out["ray_actors"] = int(runners["ray"].backend_counters().get("live_actors", 0))
         out["ray_actor_cpus"] = ray_backend.actor_cpus
         out["ray_actor_restarts"] = ray_backend.restarts
         out["same_numbers"] = seen["local"] == seen["ray"] and _same_state(
@@ -200,8 +199,7 @@ def _time_iterations(task: str, algo: str, runners: dict[str, Any], repeats: int
 
 def _backend_counters(runner: Any) -> dict[str, float]:
     """The Ray objective's cumulative bytes and seconds (empty on the local backend)."""
-    objective = getattr(runner, "objective", None)
-    return {**getattr(objective, "traffic", {}), **getattr(objective, "timing", {})}
+    return runner.backend_counters()
 
 
 def _same_state(a: Any, b: Any) -> bool:

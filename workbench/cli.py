@@ -10,6 +10,8 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+
+import yaml
 from importlib.metadata import entry_points
 
 from workbench import __version__
@@ -130,11 +132,26 @@ def _compare(args: argparse.Namespace) -> int:
     return 0
 
 
+def _config(args: argparse.Namespace) -> int:
+    from workbench import config as cfg
+    from workbench.algorithm import algorithm_class
+    if args.docs:
+        print(cfg.reference_markdown(), end="")
+        return 0
+    missing = [f"--{k}" for k in ("algo", "task") if not getattr(args, k)]
+    if missing:
+        raise ValueError(f"config needs {', '.join(missing)} (or --docs)")
+    config = cfg.resolve(algorithm_class(args.algo), args.config, args.set, task=args.task,
+                         seed=args.seed)
+    print(yaml.safe_dump(config, sort_keys=False), end="")
+    return 0
+
+
 def _tasks(args: argparse.Namespace) -> int:
     from workbench.tasks import family_class
     for name in sorted(available()):
         cls = family_class(name)
-        params = ", ".join(f"{k}={v}" for k, v in cls.PARAMS.items()) or "-"
+        params = ", ".join(f"{k}={v}" for k, v in cls.Params().to_dict().items()) or "-"
         print(f"{name:22s} obs {cls.obs_dim:3d}  act {cls.act_dim:2d}  horizon "
               f"{cls.default_horizon:4d}  task.* {params}")
     return 0
@@ -156,6 +173,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     tasks = sub.add_parser("tasks", help="list the task families and their parameters")
     tasks.set_defaults(func=_tasks)
+
+    conf = sub.add_parser("config", help="print the resolved config of a run, without running")
+    conf.add_argument("--algo", help="algorithm: " + (", ".join(sorted(algorithms())) or "-"))
+    conf.add_argument("--task", help="task family")
+    conf.add_argument("--config", help="YAML file of config keys")
+    conf.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    conf.add_argument("--seed", type=int, default=None)
+    conf.add_argument("--docs", action="store_true",
+                      help="print every section's key table (docs/config.md)")
+    conf.set_defaults(func=_config)
 
     train = sub.add_parser("train", help="train a meta-learner (or --resume a run)")
     train.add_argument("--algo", help="algorithm: " + (", ".join(sorted(algorithms())) or "-"))

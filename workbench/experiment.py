@@ -67,9 +67,7 @@ def resolved_config(algo: str, task: str, sets: Sequence[str] = (), seed: int = 
     explicit: dict[str, Any] = {"seed": int(seed)}
     if backend is not None:
         explicit["backend"] = backend if backend in cls.backends else "local"
-    config = cfg.build(cls.defaults(), None, list(sets), **explicit)
-    config["algo"], config["task"]["name"] = algo, task
-    return config
+    return cfg.resolve(cls, None, list(sets), task=task, **explicit)
 
 
 def flatten(config: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:

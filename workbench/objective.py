@@ -56,6 +56,22 @@ class Objective(abc.ABC):
                  record: bool = False) -> Evaluation:
         """Values (higher is better) of `thetas[i]` on `tasks[i]`."""
 
+    def held_out(self, thetas: Tensor, tasks: Tensor, seeds: Tensor,
+                 record: bool = False) -> Evaluation:
+        """Values for a test evaluation. For rollouts the same as a training evaluation; a
+        supervised objective scores on held-out points instead of the support set."""
+        return self(thetas, tasks, seeds, record=record)
+
+    def with_points(self, num_points: int) -> "Objective":
+        """The objective on `num_points` data points per evaluation, where its data size can
+        change (a supervised task's support set); itself otherwise."""
+        return self
+
+    def counters(self) -> dict[str, float]:
+        """Cumulative diagnostics of where the evaluations ran (a remote backend's bytes and
+        seconds); none locally."""
+        return {}
+
     def gradient(self, thetas: Tensor, tasks: Tensor, seeds: Tensor) -> tuple[Tensor, Evaluation]:
         """Exact gradients `[N, D]` of the values, where the objective is differentiable."""
         raise ValueError(f"task {self.family.name} has no exact gradient; the "
@@ -82,8 +98,5 @@ class RolloutObjective(Objective):
 
 def make_objective(family: TaskFamily, spec: PolicySpec, horizon: int,
                    normalizer: Normalizer | None = None) -> Objective:
-    """The family's own objective if it defines one (supervised tasks), else rollouts."""
-    own = getattr(family, "make_objective", None)
-    if own is not None:
-        return own(spec)
-    return RolloutObjective(spec, family, horizon, normalizer)
+    """The family's objective (`TaskFamily.make_objective`): rollouts, or a supervised loss."""
+    return family.make_objective(spec, horizon, normalizer)

@@ -21,13 +21,13 @@ def trajectory_figure(family, positions: Tensor, tasks: Tensor, title: str):
     cols = min(n, 5)
     rows = -(-n // cols)
     fig, axes = plt.subplots(rows, cols, figsize=(3 * cols, 3 * rows), squeeze=False)
-    bound = getattr(family, "bound", 1.0)
+    bound = family.bound
     for i in range(rows * cols):
         ax = axes[i // cols][i % cols]
         if i >= n:
             ax.axis("off")
             continue
-        for x, y, kind in getattr(family, "plot_goals", lambda t: [])(int(tasks[i])):
+        for x, y, kind in family.plot_goals(int(tasks[i])):
             ax.add_patch(plt.Circle((x, y), 0.15 if kind == "goal" else 0.12,
                                     color="tab:green" if kind == "goal" else "tab:red",
                                     alpha=0.8))

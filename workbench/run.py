@@ -96,10 +96,8 @@ def start(algo_name: str, task: str, out: str | Path, config_file: str | None = 
     """Resolve a new run's config and create its directory (refusing to overwrite a run).
 
     `overrides` (e.g. `backend`, `ray_address` from command-line flags) apply last."""
-    defaults = algorithm_class(algo_name).defaults()
-    config = cfg.build(defaults, config_file, sets, seed=seed, **overrides)
-    config["algo"] = algo_name
-    config["task"]["name"] = task
+    config = cfg.resolve(algorithm_class(algo_name), config_file, sets or (), task=task,
+                         seed=seed, **overrides)
     run = RunDir(out)
     if run.config.exists():
         raise ValueError(f"{run.path} already holds a run; use --resume {run.path} to "
@@ -112,11 +110,12 @@ def start(algo_name: str, task: str, out: str | Path, config_file: str | None = 
 
 def resume_config(out: str | Path, sets: list[str] | None,
                   **overrides: Any) -> tuple[RunDir, dict]:
+    """The run's config with `sets` / `overrides` applied; only RESUMABLE_KEYS may change."""
     run = RunDir(out)
-    config = cfg.load(run.config)
-    for key in RESUMABLE_KEYS:  # run directories from before a key existed
-        config.setdefault(key, cfg.COMMON_DEFAULTS.get(key))
-    changed = cfg.build(config, None, sets, **overrides)
+    stored = cfg.load(run.config)
+    algo_cls = algorithm_class(stored["algo"])
+    config = cfg.resolve(algo_cls, run.config)  # re-checked, and filled in for old runs
+    changed = cfg.resolve(algo_cls, run.config, sets or (), **overrides)
     for key in changed:
         if changed[key] != config[key] and key not in RESUMABLE_KEYS:
             raise ValueError(f"--resume may change only {', '.join(RESUMABLE_KEYS)}; "

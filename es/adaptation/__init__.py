@@ -8,26 +8,31 @@ from __future__ import annotations
 
 from typing import Any
 
-from workbench import registry
 from es.adaptation.base import AdaptationOperator, Adapted
+from workbench.registry import Registry
 
-REGISTRY: dict[str, str] = {
+REGISTRY = Registry("adaptation", "es.adaptation", {
     "mc": "es.adaptation.mc:MonteCarloStep",
     "dpp": "es.adaptation.mc:DPPStep",
     "hc": "es.adaptation.hc:HillClimb",
     "exact-gradient": "es.adaptation.exact:ExactGradientStep",
     "rbo": "es.adaptation.rbo:RegressionStep",
     "asebo": "es.adaptation.asebo:ActiveSubspaceStep",
-}
+})
 
 
 def available() -> dict[str, str]:
-    return registry.merged(REGISTRY, "es.adaptation")
+    return REGISTRY.names()
+
+
+def operator_class(name: str) -> type[AdaptationOperator]:
+    return REGISTRY.load(name)
 
 
 def make_operator(name: str, **kwargs: Any) -> AdaptationOperator:
     """The operator `name` with K, sigma, alpha and its own options."""
-    return registry.load(REGISTRY, "es.adaptation", name, "adaptation")(**kwargs)
+    return operator_class(name)(**kwargs)
 
 
-__all__ = ["AdaptationOperator", "Adapted", "REGISTRY", "available", "make_operator"]
+__all__ = ["AdaptationOperator", "Adapted", "REGISTRY", "available", "make_operator",
+           "operator_class"]

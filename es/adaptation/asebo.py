@@ -40,13 +40,16 @@ the slices' estimates gathered before the update).
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Any
 
 import torch
 from torch import Tensor
 
-from es.adaptation.base import DIRECTIONS_KEY, AdaptationOperator, Adapted, query
-from es.estimators import NORMALIZATIONS, es_gradient, normalize_values
+from es.adaptation.base import (DIRECTIONS_KEY, AdaptationOperator, Adapted, NormalizedOptions,
+                                query)
+from es.estimators import es_gradient, normalize_values
+from workbench.config import option
 from es.samplers import make_sampler
 from workbench.objective import Objective
 from workbench.seeding import derive_many, uniform
@@ -61,27 +64,24 @@ Q_MIN, Q_MAX = 0.01, 0.99
 _STATE_KEYS = ("calls", "eigenvalues", "eigenvectors", "complement_prob")
 
 
+@dataclass(frozen=True)
+class ActiveSubspaceOptions(NormalizedOptions):
+    warmup: int = option(10, "calls with plain Gaussian directions before the subspace is "
+                         "used", low=0)
+    variance_explained: float = option(0.995, "share of gradient variance the subspace keeps",
+                                       low=0.0, low_open=True, high=1.0)
+    decay: float = option(0.99, "decay of the gradient covariance across calls", low=0.0,
+                          low_open=True, high=1.0)
+    min_rank: int = option(1, "smallest subspace rank", low=1)
+    max_rank: int = option(200, "largest subspace rank", low=1)
+
+
 class ActiveSubspaceStep(AdaptationOperator):
     name = "asebo"
-    OPTIONS = {"normalization": "zscore", "warmup": 10, "variance_explained": 0.995,
-               "decay": 0.99, "min_rank": 1, "max_rank": 200}
+    Options = ActiveSubspaceOptions
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        o = self.options
-        if o["normalization"] not in NORMALIZATIONS:
-            raise ValueError(f"unknown normalization {o['normalization']!r}; "
-                             f"valid: {', '.join(NORMALIZATIONS)}")
-        if int(o["warmup"]) != o["warmup"] or int(o["warmup"]) < 0:
-            raise ValueError(f"asebo warmup must be an integer >= 0; got {o['warmup']}")
-        if not 0.0 < float(o["variance_explained"]) <= 1.0:
-            raise ValueError(f"asebo variance_explained must be in (0, 1]; "
-                             f"got {o['variance_explained']}")
-        if not 0.0 < float(o["decay"]) <= 1.0:
-            raise ValueError(f"asebo decay must be in (0, 1]; got {o['decay']}")
-        for key in ("min_rank", "max_rank"):
-            if int(o[key]) != o[key] or int(o[key]) < 1:
-                raise ValueError(f"asebo {key} must be an integer >= 1; got {o[key]}")
         self.sampler = make_sampler("gaussian", sigma=self.sigma)
         self._reset_state()
 

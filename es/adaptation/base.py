@@ -19,12 +19,34 @@ from typing import Any, ClassVar
 import torch
 from torch import Tensor
 
+from es.estimators import NORMALIZATIONS
 from workbench import points as wp
+from workbench.config import Section, option
 from workbench.objective import Evaluation, Objective
 from workbench.seeding import derive_many
 
 # Keys that separate a point's independent streams of randomness.
 PIVOT_KEY, DIRECTIONS_KEY, QUERY_KEY = 1, 2, 3
+
+
+@dataclass(frozen=True)
+class Options(Section):
+    """`adapt_options.*`: an operator's own keys; each operator subclasses this."""
+
+    prefix = "adapt_options."
+
+
+@dataclass(frozen=True)
+class NormalizedOptions(Options):
+    normalization: str = option("zscore", "value normalisation of the K + 1 query values",
+                                choices=NORMALIZATIONS)
+
+
+@dataclass(frozen=True)
+class CorruptionOptions(NormalizedOptions):
+    corrupt_fraction: float = option(0.0, "share of each point's K query values corrupted "
+                                     "(Fig. A3)", low=0.0, high=1.0)
+    corrupt_scale: float = option(1e6, "std of the N(0, scale^2) corruption", low=0.0)
 
 
 @dataclass
@@ -38,8 +60,8 @@ class AdaptationOperator(abc.ABC):
     """U(theta, T) with K queries of precision sigma and step size alpha."""
 
     name: ClassVar[str] = ""
-    #: Operator-specific options (`adapt_options.*` in configs) and their defaults.
-    OPTIONS: ClassVar[dict[str, Any]] = {}
+    #: Operator-specific options (`adapt_options.*` in configs): types, ranges, defaults.
+    Options: ClassVar[type[Options]] = Options
 
     def __init__(self, K: int = 20, sigma: float = 0.1, alpha: float = 0.05,
                  **options: Any) -> None:
@@ -47,13 +69,8 @@ class AdaptationOperator(abc.ABC):
             raise ValueError(f"K (adaptation queries) must be >= 1; got {K}")
         if sigma <= 0:
             raise ValueError(f"adapt_sigma must be > 0; got {sigma}")
-        unknown = sorted(set(options) - set(self.OPTIONS))
-        if unknown:
-            valid = ", ".join(self.OPTIONS) or "none"
-            raise ValueError(f"unknown option(s) {', '.join(unknown)} for adaptation "
-                             f"{self.name!r}; valid: {valid}")
         self.K, self.sigma, self.alpha = int(K), float(sigma), float(alpha)
-        self.options = {**self.OPTIONS, **options}
+        self.options = self.Options.build(options).to_dict()
         #: Operators with learned state update it only while training (never on test tasks).
         self.training = True
 

@@ -30,10 +30,7 @@ class ExactGradientStep(AdaptationOperator):
 
     def support_objective(self, objective: Objective) -> Objective:
         """The objective evaluated on a K-point support set, where it can be resized."""
-        resize = getattr(objective, "with_points", None)
-        if resize is not None and getattr(objective, "num_points", self.K) != self.K:
-            return resize(self.K)
-        return objective
+        return objective.with_points(self.K)
 
     def __call__(self, objective: Objective, thetas: Tensor, tasks: Tensor,
                  seeds: Tensor) -> Adapted:

@@ -16,7 +16,11 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from es.adaptation.base import DIRECTIONS_KEY, PIVOT_KEY, QUERY_KEY, AdaptationOperator, Adapted
+from dataclasses import dataclass
+
+from es.adaptation.base import (DIRECTIONS_KEY, PIVOT_KEY, QUERY_KEY, AdaptationOperator,
+                                Adapted, Options)
+from workbench.config import option
 from es.samplers import make_sampler
 from workbench import points as wp
 from workbench.objective import Objective
@@ -25,16 +29,19 @@ from workbench.seeding import derive_many
 MODES = ("batch", "average")
 
 
+@dataclass(frozen=True)
+class HillClimbOptions(Options):
+    mode: str = option("batch", "batch: best of `population` candidates per iteration; "
+                       "average: one candidate scored by `population` rollouts", choices=MODES)
+    population: int = option(1, "candidates (batch) or rollouts per score (average)", low=1)
+
+
 class HillClimb(AdaptationOperator):
     name = "hc"
-    OPTIONS = {"mode": "batch", "population": 1}
+    Options = HillClimbOptions
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        if self.options["mode"] not in MODES:
-            raise ValueError(f"unknown hc mode {self.options['mode']!r}; valid: {', '.join(MODES)}")
-        if int(self.options["population"]) < 1:
-            raise ValueError(f"hc population must be >= 1; got {self.options['population']}")
         self.sampler = make_sampler("gaussian", sigma=self.sigma)
 
     def _score(self, objective: Objective, points: Tensor, tasks: Tensor, seeds: Tensor,

@@ -14,9 +14,13 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from es.adaptation.base import DIRECTIONS_KEY, AdaptationOperator, Adapted, query
+from dataclasses import dataclass
+
+from es.adaptation.base import (DIRECTIONS_KEY, AdaptationOperator, Adapted, CorruptionOptions,
+                                query)
 from es.adaptation.corruption import corrupt
-from es.estimators import NORMALIZATIONS, es_gradient, normalize_values
+from es.estimators import es_gradient, normalize_values
+from workbench.config import option
 from es.samplers import Sampler, make_sampler
 from workbench.objective import Objective
 from workbench.seeding import derive_many
@@ -24,15 +28,10 @@ from workbench.seeding import derive_many
 
 class MonteCarloStep(AdaptationOperator):
     name = "mc"
-    OPTIONS = {"normalization": "zscore", "corrupt_fraction": 0.0, "corrupt_scale": 1e6}
+    Options = CorruptionOptions
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        if self.options["normalization"] not in NORMALIZATIONS:
-            raise ValueError(f"unknown normalization {self.options['normalization']!r}; "
-                             f"valid: {', '.join(NORMALIZATIONS)}")
-        corrupt(torch.zeros(1, 1), float(self.options["corrupt_fraction"]),
-                float(self.options["corrupt_scale"]), torch.zeros(1))  # validates the options
         self.sampler = self.make_sampler()
 
     def make_sampler(self) -> Sampler:
@@ -52,11 +51,19 @@ class MonteCarloStep(AdaptationOperator):
         return Adapted(thetas + self.alpha * grad.to(thetas.dtype), pivot, [ev])
 
 
+@dataclass(frozen=True)
+class DPPOptions(CorruptionOptions):
+    bandwidth: float = option(0.5, "RBF kernel bandwidth on the sigma-scaled candidates",
+                              low=0.0, low_open=True)
+    oversample: int = option(5, "candidates per direction drawn before the k-DPP picks K",
+                             low=1)
+
+
 class DPPStep(MonteCarloStep):
     """`dpp`: the same step with k-DPP directions (§3.3.1): diverse rather than i.i.d."""
 
     name = "dpp"
-    OPTIONS = {**MonteCarloStep.OPTIONS, "bandwidth": 0.5, "oversample": 5}
+    Options = DPPOptions
 
     def make_sampler(self) -> Sampler:
         return make_sampler("dpp", sigma=self.sigma, bandwidth=self.options["bandwidth"],

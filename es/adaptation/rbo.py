@@ -30,14 +30,18 @@ K + 1 rollouts per point, in one engine call.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import torch
 from scipy.optimize import linprog
 from torch import Tensor
 
-from es.adaptation.base import DIRECTIONS_KEY, AdaptationOperator, Adapted, query
+from es.adaptation.base import (DIRECTIONS_KEY, AdaptationOperator, Adapted, CorruptionOptions,
+                                query)
 from es.adaptation.corruption import corrupt
-from es.estimators import NORMALIZATIONS, normalize_values
+from es.estimators import normalize_values
+from workbench.config import option
 from es.samplers import make_sampler
 from workbench.objective import Objective
 from workbench.seeding import derive_many
@@ -194,22 +198,19 @@ def _lasso_on_support(D: np.ndarray, y: np.ndarray, reg: float,
     return out
 
 
+@dataclass(frozen=True)
+class RegressionOptions(CorruptionOptions):
+    decoder: str = option("l1", "regression decoder: l1, ridge or lasso", choices=DECODERS)
+    reg: float = option(1e-3, "regularisation weight of the decoder", low=0.0)
+
+
 class RegressionStep(AdaptationOperator):
     name = "rbo"
-    OPTIONS = {"decoder": "l1", "reg": 1e-3, "normalization": "zscore",
-               "corrupt_fraction": 0.0, "corrupt_scale": 1e6}
+    Options = RegressionOptions
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         _check_decoder(self.options["decoder"], self.options["reg"])
-        if self.options["normalization"] not in NORMALIZATIONS:
-            raise ValueError(f"unknown normalization {self.options['normalization']!r}; "
-                             f"valid: {', '.join(NORMALIZATIONS)}")
-        if not 0.0 <= float(self.options["corrupt_fraction"]) <= 1.0:
-            raise ValueError(f"rbo corrupt_fraction must be in [0, 1]; "
-                             f"got {self.options['corrupt_fraction']}")
-        if not float(self.options["corrupt_scale"]) >= 0.0:
-            raise ValueError(f"rbo corrupt_scale must be >= 0; got {self.options['corrupt_scale']}")
         self.sampler = make_sampler("gaussian", sigma=self.sigma)
 
     def __call__(self, objective: Objective, thetas: Tensor, tasks: Tensor,

@@ -13,17 +13,17 @@ closes it at the end.
 
 from __future__ import annotations
 
-import importlib
 import importlib.util
 from typing import Any
 
 from workbench.objective import Objective
+from workbench.registry import Registry
 
 #: Backend name -> `module:Class`.
-BACKENDS: dict[str, str] = {
+BACKENDS = Registry("backend", "workbench.backends", {
     "local": "workbench.backends:Backend",
     "ray": "workbench.backends.ray_backend:RayBackend",
-}
+})
 RAY_INSTALL_HINT = "pip install -e '.[ray]'  (or make install)"
 
 
@@ -54,8 +54,7 @@ class Backend:
 def check_backend(name: Any, supported: tuple[str, ...] | None = None,
                   algo: str | None = None) -> str:
     """`name` if it is a backend this algorithm supports, else a one-line ValueError."""
-    if name not in BACKENDS:
-        raise ValueError(f"unknown backend {name!r}; valid: {', '.join(BACKENDS)}")
+    BACKENDS.check(name)
     if supported is not None and name not in supported:
         raise ValueError(f"backend {name!r} is not available for {algo or 'this algorithm'} "
                          f"(it runs on: {', '.join(supported)}); the ray backend "
@@ -70,8 +69,7 @@ def make_backend(config: dict[str, Any], supported: tuple[str, ...] | None = Non
                  algo: str | None = None) -> Backend:
     """The config's backend (not yet connected: `start` happens on first use)."""
     name = check_backend(config.get("backend", "local"), supported, algo)
-    module, cls = BACKENDS[name].split(":")
-    backend_cls = getattr(importlib.import_module(module), cls)
+    backend_cls = BACKENDS.load(name)
     if name == "local":
         return backend_cls()
     address = config.get("ray_address")

@@ -174,6 +174,9 @@ class RayObjective(Objective):
     def normalizer(self):
         return self.local.normalizer
 
+    def counters(self) -> dict[str, float]:
+        return {**self.traffic, **self.timing, "live_actors": len(self.live)}
+
     # -- one phase -----------------------------------------------------------------------
     def __call__(self, thetas: Tensor, tasks: Tensor, seeds: Tensor,
                  record: bool = False) -> Evaluation:

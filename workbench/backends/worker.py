@@ -62,7 +62,7 @@ def worker_family(task: dict[str, Any], threads: int):
     """The config's task family with `threads` physics threads where it has the option
     (thread counts do not change MuJoCo's results: docs/tasks.md)."""
     params = {k: v for k, v in task.items() if k != "name"}
-    if "nthread" in family_class(task["name"]).PARAMS:
+    if "nthread" in family_class(task["name"]).Params.keys():
         params["nthread"] = threads
     return make_family(task["name"], **params)
 
@@ -73,7 +73,7 @@ class RolloutWorker:
     def __init__(self, task: dict[str, Any], spec: PolicySpec, horizon: int,
                  dtype: torch.dtype, threads: int = 1) -> None:
         self.family = worker_family(task, threads)
-        torch.set_num_threads(getattr(self.family, "torch_threads", None) or threads)
+        torch.set_num_threads(self.family.torch_threads or threads)
         self.spec, self.horizon, self.dtype = spec, horizon, dtype
         self.normalizer = Normalizer(self.family.obs_dim)
 

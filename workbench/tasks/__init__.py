@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from workbench import registry
+from workbench.registry import Registry
 from workbench.tasks.base import BatchedSim, MetaEnv, TaskFamily
 
-REGISTRY: dict[str, str] = {
+REGISTRY = Registry("task", "workbench.tasks", {
     "nav2d": "workbench.tasks.navigation:Navigation2D",
     "four-corners": "workbench.tasks.corners:FourCorners",
     "four-corners-penalty": "workbench.tasks.corners:FourCornersPenalty",
@@ -28,16 +28,16 @@ REGISTRY: dict[str, str] = {
     "swimmer-gv": "workbench.tasks.locomotion:SwimmerGV",
     "walker2d-fb": "workbench.tasks.locomotion:Walker2dFB",
     "walker2d-gv": "workbench.tasks.locomotion:Walker2dGV",
-}
+})
 
 
 def available() -> dict[str, str]:
     """Built-in families plus those other packages register under `workbench.tasks`."""
-    return registry.merged(REGISTRY, "workbench.tasks")
+    return REGISTRY.names()
 
 
 def family_class(name: str) -> type[TaskFamily]:
-    return registry.load(REGISTRY, "workbench.tasks", name, "task")
+    return REGISTRY.load(name)
 
 
 def make_family(name: str, **params: Any) -> TaskFamily:

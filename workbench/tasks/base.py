@@ -20,6 +20,7 @@ drawn once from `split_seed`, the paper's (50, 5, 5).
 from __future__ import annotations
 
 import abc
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import gymnasium as gym
@@ -27,7 +28,19 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from workbench.config import Section, option
+
 SPLITS = ("train", "test")
+
+
+@dataclass(frozen=True)
+class TaskParams(Section):
+    """`task.*` keys every family has; each family's `Params` subclass adds its own."""
+
+    prefix = "task."
+    num_train: int | None = option(None, "training tasks (default: the family's split)", low=1)
+    num_test: int | None = option(None, "test tasks (default: the family's split)", low=1)
+    split_seed: int = option(0, "seed of the one-time train/test split draw", low=0)
 
 
 class BatchedSim(abc.ABC):
@@ -113,19 +126,28 @@ class TaskFamily(abc.ABC):
     obs_dim: ClassVar[int]
     act_dim: ClassVar[int]
     default_horizon: ClassVar[int]
-    #: Task parameters a user may set (`task.*` in configs) and their defaults.
-    PARAMS: ClassVar[dict[str, Any]] = {}
+    #: The family's parameters (`task.*` in configs): types, ranges, defaults, meanings.
+    Params: ClassVar[type[TaskParams]] = TaskParams
     #: Split sizes when none are given; None means every task of a finite family.
     DEFAULT_SPLIT: ClassVar[tuple[int | None, int | None]] = (None, None)
+    #: Policy keys (policy, width, activation, init, output) where the family's default
+    #: differs from the RL one (H, 32, relu, normal, tanh), e.g. the sine regressor's.
+    POLICY_DEFAULTS: ClassVar[dict[str, Any]] = {}
+    #: Torch intra-op threads for a process that steps this family (None: leave torch's).
+    torch_threads: ClassVar[int | None] = None
+    #: Whether f_T is a supervised loss with exact gradients rather than rollouts (sine).
+    supervised: ClassVar[bool] = False
+    #: Default rollout count of `workbench bench rollouts`.
+    bench_rollouts: ClassVar[int] = 3000
+    #: What steps the environments: "torch" (batched tensors) or "mujoco" (MuJoCo's engine).
+    simulator: ClassVar[str] = "torch"
+    #: Half-width of the 2-D arena positions live in, for trajectory plots.
+    bound: ClassVar[float] = 1.0
 
-    def __init__(self, num_train: int | None = None, num_test: int | None = None,
-                 split_seed: int = 0, **params: Any) -> None:
-        unknown = sorted(set(params) - set(self.PARAMS))
-        if unknown:
-            valid = ", ".join(["num_train", "num_test", "split_seed", *self.PARAMS])
-            raise ValueError(f"unknown parameter(s) {', '.join(unknown)} for task "
-                             f"{self.name!r}; valid: {valid}")
-        self.params = {**self.PARAMS, **params}
+    def __init__(self, **params: Any) -> None:
+        self.params = self.Params.build(params).to_dict()
+        num_train, num_test = self.params["num_train"], self.params["num_test"]
+        split_seed = self.params["split_seed"]
         if num_train is None and num_test is None:
             num_train, num_test = self.DEFAULT_SPLIT
         self.split_seed = split_seed
@@ -186,6 +208,19 @@ class TaskFamily(abc.ABC):
     def get_task(self, task: int) -> dict[str, Any]:
         """A readable description of one task id."""
         return {"id": int(task), "params": self.table[int(task)].tolist()}
+
+    def plot_goals(self, task: int) -> list[tuple[float, float, str]]:
+        """(x, y, kind) markers of a task's goals for trajectory plots (kind: goal, wrong);
+        none by default (tasks without a 2-D arena)."""
+        return []
+
+    def make_objective(self, spec: Any, horizon: int | None = None,
+                       normalizer: Any = None) -> Any:
+        """f_T(theta) for this family: the return of one rollout through the batched engine
+        by default (horizon: the family's default if None); a supervised family returns its
+        own loss-based objective."""
+        from workbench.objective import RolloutObjective
+        return RolloutObjective(spec, self, horizon or self.default_horizon, normalizer)
 
     # -- simulators ------------------------------------------------------------------
     @abc.abstractmethod

@@ -27,12 +27,14 @@ version NoRML used both integrate with explicit Euler, so the default is
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import torch
 from torch import Tensor
 
 from workbench import seeding
-from workbench.tasks.base import BatchedSim, TaskFamily
+from workbench.config import option
+from workbench.tasks.base import BatchedSim, TaskFamily, TaskParams
 
 GRAVITY, MASS_CART, MASS_POLE, HALF_LENGTH, TAU, FORCE = 9.8, 1.0, 0.1, 0.5, 0.02, 10.0
 TOTAL_MASS = MASS_CART + MASS_POLE
@@ -92,25 +94,24 @@ class CartPoleSim(BatchedSim):
         return self.observe(), (~done).to(self.dtype), done
 
 
+@dataclass(frozen=True)
+class CartPoleParams(TaskParams):
+    integrator: str = option("euler", "euler (gymnasium's default) or semi-implicit",
+                             choices=INTEGRATORS)
+    observation: str = option("norml", "norml (NoRML's RangeNormalize view) or full (raw "
+                              "state, biased angle)", choices=OBSERVATIONS)
+    max_bias: float = option(math.pi / 18, "biases span [-max_bias, max_bias] (radians)",
+                             low=0.0)
+    num_biases: int = option(5000, "biases on that grid (tasks)", low=1)
+
+
 class BiasedCartPole(TaskFamily):
     name = "cartpole-biased"
     obs_dim = 4
     act_dim = 1
     default_horizon = 500
-    PARAMS = {"integrator": "euler", "observation": "norml", "max_bias": math.pi / 18,
-              "num_biases": 5000}
+    Params = CartPoleParams
     DEFAULT_SPLIT = (50, 5)
-
-    def __init__(self, **kwargs) -> None:
-        integrator = kwargs.get("integrator", self.PARAMS["integrator"])
-        if integrator not in INTEGRATORS:
-            raise ValueError(f"unknown integrator {integrator!r} for cartpole-biased; "
-                             f"valid: {', '.join(INTEGRATORS)}")
-        observation = kwargs.get("observation", self.PARAMS["observation"])
-        if observation not in OBSERVATIONS:
-            raise ValueError(f"unknown observation {observation!r} for cartpole-biased; "
-                             f"valid: {', '.join(OBSERVATIONS)}")
-        super().__init__(**kwargs)
 
     def enumerate_tasks(self) -> Tensor:
         m = float(self.params["max_bias"])

@@ -23,27 +23,40 @@ from __future__ import annotations
 
 import itertools
 import math
+from dataclasses import dataclass
 
 import torch
 from torch import Tensor
 
+from workbench.config import option
+from workbench.tasks.base import TaskParams
 from workbench.tasks.points import PointFamily, PointSim, sq_dist_to_all
 
 RADIUS_SQ = 4.0
 VISIT_SQ = 0.01
 
 
+@dataclass(frozen=True)
+class CirclesParams(TaskParams):
+    num_goals: int = option(6, "goals on the circle of radius sqrt(8)", low=1)
+    num_correct: int = option(2, "correct goals per task (a task is one subset)", low=1)
+    penalty: float = option(10000.0, "weight of the wrong-goal cost penalty * min(0, d^2 - 4)",
+                            low=0.0)
+
+    def check(self) -> None:
+        if self.num_correct > self.num_goals:
+            raise ValueError(f"six-circles needs num_correct <= num_goals (task.*); got "
+                             f"num_goals={self.num_goals}, num_correct={self.num_correct}")
+
+
 class SixCircles(PointFamily):
     name = "six-circles"
     bound = 5.0
-    PARAMS = {"num_goals": 6, "num_correct": 2, "penalty": 10000.0}
+    Params = CirclesParams
 
     def __init__(self, **kwargs) -> None:
-        params = {**self.PARAMS, **{k: v for k, v in kwargs.items() if k in self.PARAMS}}
-        n, k = int(params["num_goals"]), int(params["num_correct"])
-        if n < 1 or not 1 <= k <= n:
-            raise ValueError(f"six-circles needs num_goals >= 1 and 1 <= num_correct <= "
-                             f"num_goals; got num_goals={n}, num_correct={k}")
+        params = self.Params.build(kwargs)
+        n = params.num_goals
         angles = 2 * math.pi * torch.arange(n, dtype=torch.float64) / n
         self.goals = math.sqrt(8.0) * torch.stack([angles.cos(), angles.sin()], 1)
         super().__init__(**kwargs)

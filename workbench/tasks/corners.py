@@ -10,19 +10,29 @@ inside radius 2 of a wrong corner (reference scale 10000, as in Six Circles).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 from torch import Tensor
 
+from workbench.config import option, with_defaults
+from workbench.tasks.base import TaskParams
 from workbench.tasks.points import PointFamily, PointSim, sq_dist_to_all
 
 CORNERS = torch.tensor([[2.0, 2.0], [-2.0, 2.0], [-2.0, -2.0], [2.0, -2.0]], dtype=torch.float64)
 RADIUS_SQ = 4.0
 
 
+@dataclass(frozen=True)
+class CornersParams(TaskParams):
+    penalty: float = option(0.0, "weight of the wrong-corner cost penalty * min(0, d^2 - 4)",
+                            low=0.0)
+
+
 class FourCorners(PointFamily):
     name = "four-corners"
     bound = 5.0
-    PARAMS = {"penalty": 0.0}
+    Params = CornersParams
 
     def enumerate_tasks(self) -> Tensor:
         # Columns: goal x, goal y, corner index (for the wrong-corner penalty).
@@ -45,4 +55,4 @@ class FourCorners(PointFamily):
 
 class FourCornersPenalty(FourCorners):
     name = "four-corners-penalty"
-    PARAMS = {"penalty": 10000.0}
+    Params = with_defaults(CornersParams, "CornersPenaltyParams", penalty=10000.0)

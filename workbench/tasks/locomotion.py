@@ -33,15 +33,54 @@ from __future__ import annotations
 
 import math
 import os
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
 import torch
 from torch import Tensor
 
-from workbench.tasks.base import TaskFamily
+from workbench.config import option, with_defaults
+from workbench.tasks.base import TaskFamily, TaskParams
 from workbench.tasks.mujoco_sim import (ANT, ENGINES, HALF_CHEETAH, SWIMMER, WALKER2D,
                                         MujocoSim, Robot)
+
+
+@dataclass(frozen=True)
+class LocomotionParams(TaskParams):
+    engine: str = option("batch", "physics engine: batch (mujoco.batch, C threads) or loop",
+                         choices=ENGINES)
+    nthread: int | None = option(None, "physics threads of the batch engine (default: all "
+                                 "cores)", low=1)
+    ctrl_cost_weight: float = option(0.0, "weight of the control cost w * |a|^2", low=0.0)
+
+
+@dataclass(frozen=True)
+class HealthParams(LocomotionParams):
+    healthy_reward: float = option(0.0, "reward per step while healthy (alive bonus)")
+    terminate_when_unhealthy: bool = option(False, "end the episode when unhealthy")
+
+
+@dataclass(frozen=True)
+class VelocityParams(LocomotionParams):
+    velocity_low: float = option(0.0, "lower end of the goal-velocity range")
+    velocity_high: float = option(2.0, "upper end of the goal-velocity range")
+
+    def check(self) -> None:
+        if self.velocity_low > self.velocity_high:
+            raise ValueError(f"task.velocity_low ({self.velocity_low}) must not exceed "
+                             f"task.velocity_high ({self.velocity_high})")
+
+
+@dataclass(frozen=True)
+class VelocityHealthParams(HealthParams, VelocityParams):
+    pass
+
+
+@dataclass(frozen=True)
+class GoalParams(HealthParams):
+    goal_radius: float = option(3.0, "goals are uniform in the disk of this radius", low=0.0,
+                                low_open=True)
 
 
 class LocomotionFamily(TaskFamily):
@@ -52,22 +91,10 @@ class LocomotionFamily(TaskFamily):
     """A MuJoCo robot with a task reward; subclasses pick the robot and the task kind."""
 
     robot: ClassVar[Robot]
+    simulator = "mujoco"
     default_horizon = 200
     #: default rollout count of `workbench bench rollouts` (a few seconds of physics a pass)
     bench_rollouts: ClassVar[int] = 300
-
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        p = self.params
-        if p["engine"] not in ENGINES:
-            raise ValueError(f"unknown engine {p['engine']!r} for {self.name}; "
-                             f"valid: {', '.join(ENGINES)}")
-        if p["nthread"] is not None and (not isinstance(p["nthread"], int)
-                                         or isinstance(p["nthread"], bool) or p["nthread"] < 1):
-            raise ValueError(f"{self.name}: nthread must be a positive integer (or None for "
-                             f"all cores); got {p['nthread']!r}")
-        if float(p["ctrl_cost_weight"]) < 0:
-            raise ValueError(f"{self.name}: ctrl_cost_weight must be >= 0")
 
     @property
     def nthread(self) -> int:
@@ -85,8 +112,9 @@ class LocomotionFamily(TaskFamily):
         raise NotImplementedError
 
 
-def robot_params(ctrl_cost_weight: float, **extra: Any) -> dict[str, Any]:
-    return {"engine": "batch", "nthread": None, "ctrl_cost_weight": ctrl_cost_weight, **extra}
+def robot_params(base: type, ctrl_cost_weight: float, **extra: Any) -> type:
+    """The `Params` section of one family: `base` with the robot's reward weights."""
+    return with_defaults(base, None, ctrl_cost_weight=ctrl_cost_weight, **extra)
 
 
 # Default reward weights: prior meta-RL work for the non-Ant robots (ProMP's
@@ -122,14 +150,6 @@ class GoalVelocity(LocomotionFamily):
 
     DEFAULT_SPLIT = (50, 5)
 
-    def __init__(self, **kwargs: Any) -> None:
-        lo = kwargs.get("velocity_low", self.PARAMS["velocity_low"])
-        hi = kwargs.get("velocity_high", self.PARAMS["velocity_high"])
-        if not float(lo) <= float(hi):
-            raise ValueError(f"{self.name}: velocity_low ({lo}) must not exceed "
-                             f"velocity_high ({hi})")
-        super().__init__(**kwargs)
-
     def draw_tasks(self, n: int, generator: torch.Generator) -> Tensor:
         lo, hi = float(self.params["velocity_low"]), float(self.params["velocity_high"])
         return lo + (hi - lo) * torch.rand(n, 1, generator=generator, dtype=torch.float64)
@@ -145,11 +165,6 @@ class GoalPosition(LocomotionFamily):
     """goal uniform in the disk of radius `goal_radius`; r = -||torso xy - goal||_1."""
 
     DEFAULT_SPLIT = (50, 5)
-
-    def __init__(self, **kwargs: Any) -> None:
-        if float(kwargs.get("goal_radius", self.PARAMS["goal_radius"])) <= 0:
-            raise ValueError(f"{self.name}: goal_radius must be positive")
-        super().__init__(**kwargs)
 
     def draw_tasks(self, n: int, generator: torch.Generator) -> Tensor:
         u = torch.rand(n, 2, generator=generator, dtype=torch.float64)
@@ -174,14 +189,14 @@ class HalfCheetahFB(ForwardBackward):
     name = "halfcheetah-fb"
     robot = HALF_CHEETAH
     obs_dim, act_dim = robot.obs_dim, robot.act_dim
-    PARAMS = robot_params(HALF_CHEETAH_CTRL)
+    Params = robot_params(LocomotionParams, HALF_CHEETAH_CTRL)
 
 
 class HalfCheetahGV(GoalVelocity):
     name = "halfcheetah-gv"
     robot = HALF_CHEETAH
     obs_dim, act_dim = robot.obs_dim, robot.act_dim
-    PARAMS = robot_params(HALF_CHEETAH_CTRL, velocity_low=0.0,
+    Params = robot_params(VelocityParams, HALF_CHEETAH_CTRL, velocity_low=0.0,
                           velocity_high=2.0)  # MAML; ProMP: [0, 3]
 
 
@@ -189,7 +204,7 @@ class SwimmerFB(ForwardBackward):
     name = "swimmer-fb"
     robot = SWIMMER
     obs_dim, act_dim = robot.obs_dim, robot.act_dim
-    PARAMS = robot_params(SWIMMER_CTRL)
+    Params = robot_params(LocomotionParams, SWIMMER_CTRL)
     bench_rollouts = 200
 
 
@@ -197,7 +212,8 @@ class SwimmerGV(GoalVelocity):
     name = "swimmer-gv"
     robot = SWIMMER
     obs_dim, act_dim = robot.obs_dim, robot.act_dim
-    PARAMS = robot_params(SWIMMER_CTRL, velocity_low=0.1, velocity_high=0.2)  # ProMP
+    Params = robot_params(VelocityParams, SWIMMER_CTRL, velocity_low=0.1,
+                          velocity_high=0.2)  # ProMP
     bench_rollouts = 200
 
 
@@ -205,22 +221,22 @@ class Walker2dFB(ForwardBackward):
     name = "walker2d-fb"
     robot = WALKER2D
     obs_dim, act_dim = robot.obs_dim, robot.act_dim
-    PARAMS = robot_params(WALKER_CTRL, **WALKER_FB_EXTRA)
+    Params = robot_params(HealthParams, WALKER_CTRL, **WALKER_FB_EXTRA)
 
 
 class Walker2dGV(GoalVelocity):
     name = "walker2d-gv"
     robot = WALKER2D
     obs_dim, act_dim = robot.obs_dim, robot.act_dim
-    PARAMS = robot_params(WALKER_CTRL, velocity_low=0.0, velocity_high=2.0,
-                          **WALKER_GV_EXTRA)
+    Params = robot_params(VelocityHealthParams, WALKER_CTRL, velocity_low=0.0,
+                          velocity_high=2.0, **WALKER_GV_EXTRA)
 
 
 class AntFB(ForwardBackward):
     name = "ant-fb"
     robot = ANT
     obs_dim, act_dim = robot.obs_dim, robot.act_dim
-    PARAMS = robot_params(ANT_CTRL, **ANT_EXTRA)
+    Params = robot_params(HealthParams, ANT_CTRL, **ANT_EXTRA)
     bench_rollouts = 100
 
 
@@ -228,7 +244,8 @@ class AntGV(GoalVelocity):
     name = "ant-gv"
     robot = ANT
     obs_dim, act_dim = robot.obs_dim, robot.act_dim
-    PARAMS = robot_params(ANT_CTRL, velocity_low=0.0, velocity_high=3.0, **ANT_EXTRA)  # MAML
+    Params = robot_params(VelocityHealthParams, ANT_CTRL, velocity_low=0.0, velocity_high=3.0,
+                          **ANT_EXTRA)  # MAML
     bench_rollouts = 100
 
 
@@ -236,7 +253,7 @@ class AntGoal(GoalPosition):
     name = "ant-goal"
     robot = ANT
     obs_dim, act_dim = robot.obs_dim, robot.act_dim
-    PARAMS = robot_params(ANT_CTRL, goal_radius=3.0, **ANT_EXTRA)
+    Params = robot_params(GoalParams, ANT_CTRL, goal_radius=3.0, **ANT_EXTRA)
     bench_rollouts = 100
 
 

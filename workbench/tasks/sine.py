@@ -28,7 +28,7 @@ Choices made here (the paper does not fix them):
   counter-based `workbench.seeding.uniform`, so a row's data never depends on which other
   rows share its batch (the same contract as rollout reset noise). Two evaluations with the
   same seed see the same x's.
-- Held-out test points: `SineObjective.eval_values` scores on `num_eval_points` points drawn
+- Held-out test points: `SineObjective.held_out` scores on `num_eval_points` points drawn
   from `derive_many(seeds, HELD_OUT_KEY)`, a stream distinct from anything an adaptation
   operator derives, so even when a caller passes the seeds it gave the support set, the test
   points are fresh. `SineObjective.with_points(n)` gives the same objective on n points per
@@ -38,6 +38,7 @@ Choices made here (the paper does not fix them):
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import torch
@@ -46,7 +47,8 @@ from torch import Tensor
 from workbench.objective import Evaluation, Objective
 from workbench.policies import PolicySpec
 from workbench.seeding import derive_many, uniform
-from workbench.tasks.base import BatchedSim, TaskFamily
+from workbench.config import option
+from workbench.tasks.base import BatchedSim, TaskFamily, TaskParams
 
 AMPLITUDE_RANGE = (0.1, 5.0)
 PHASE_RANGE = (0.0, math.pi)
@@ -55,12 +57,19 @@ X_RANGE = (-5.0, 5.0)
 HELD_OUT_KEY = 101
 
 
+@dataclass(frozen=True)
+class SineParams(TaskParams):
+    num_points: int = option(10, "sample points per evaluation (the training loss)", low=1)
+    num_eval_points: int = option(100, "held-out points of a test evaluation", low=1)
+
+
 class SineRegression(TaskFamily):
     name = "sine"
     obs_dim = 1
     act_dim = 1
     default_horizon = 1  # no time steps; unused (see the module docstring)
-    PARAMS = {"num_points": 10, "num_eval_points": 100}
+    Params = SineParams
+    supervised = True
     DEFAULT_SPLIT = (1000, 100)
     #: MAML's regression network: 1-40-40-1, ReLU, linear output (Finn et al. 2017), with
     #: per-layer He initialisation (`normal`): the RL policies' `reference` scale
@@ -68,13 +77,6 @@ class SineRegression(TaskFamily):
     POLICY_DEFAULTS: ClassVar[dict[str, Any]] = {"policy": "HH", "width": 40,
                                                  "activation": "relu", "output": "linear",
                                                  "init": "normal"}
-
-    def __init__(self, *args: Any, **params: Any) -> None:
-        super().__init__(*args, **params)
-        for key in ("num_points", "num_eval_points"):
-            value = self.params[key]
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"sine: task.{key} must be a positive integer; got {value!r}")
 
     def draw_tasks(self, n: int, generator: torch.Generator) -> Tensor:
         u = torch.rand(n, 2, generator=generator, dtype=torch.float64)
@@ -91,7 +93,9 @@ class SineRegression(TaskFamily):
                          "simulator (no rollouts, bench or MetaEnv); evaluate it through "
                          "family.make_objective(spec) / workbench.objective.make_objective")
 
-    def make_objective(self, spec: PolicySpec) -> "SineObjective":
+    def make_objective(self, spec: PolicySpec, horizon: int | None = None,
+                       normalizer: Any = None) -> "SineObjective":
+        """The supervised objective (no rollouts: `horizon` and `normalizer` do not apply)."""
         return SineObjective(spec, self)
 
     # -- data ------------------------------------------------------------------------
@@ -127,6 +131,8 @@ class SineObjective(Objective):
 
     def with_points(self, num_points: int) -> "SineObjective":
         """The same objective on `num_points` points per evaluation."""
+        if num_points == self.num_points:
+            return self
         return SineObjective(self.spec, self.family, num_points)
 
     def _check(self, thetas: Tensor, tasks: Tensor, seeds: Tensor) -> tuple[Tensor, Tensor, Tensor]:
@@ -177,7 +183,8 @@ class SineObjective(Objective):
             (grads,) = torch.autograd.grad(values.sum(), leaf)
         return grads, self._evaluation(values, self.num_points)
 
-    def eval_values(self, thetas: Tensor, tasks: Tensor, seeds: Tensor) -> Evaluation:
+    def held_out(self, thetas: Tensor, tasks: Tensor, seeds: Tensor,
+                 record: bool = False) -> Evaluation:
         """Held-out test values: negative MSE on `num_eval_points` fresh points.
 
         The points come from `derive_many(seeds, HELD_OUT_KEY)`, never the stream the
