@@ -113,3 +113,30 @@ def test_resolving_a_resolved_config_changes_nothing(tmp_path):
     path = tmp_path / "config.yaml"
     cfg.dump(c, path)
     assert cfg.resolve(ES, path) == c
+
+
+@pytest.mark.parametrize("bad,message", [
+    ("task.max_bias=nan", "'task.max_bias' must be a finite number"),
+    ("task.penalty=abc", "'task.penalty' must be a number"),
+    ("horizon=0", "'horizon' must be >= 1"),
+    ("sigmaa=1", "'sigmaa'; did you mean 'sigma'?"),
+])
+def test_compare_refuses_bad_values_before_creating_anything(tmp_path, capsys, bad, message):
+    task = "cartpole-biased" if "max_bias" in bad else "four-corners"
+    out = tmp_path / "cmp"
+    assert main(["compare", "--task", task, "--algos", "es-maml,promp", "--seeds", "1",
+                 "--budget-rollouts", "100", "--out", str(out), "--quiet", "--set", bad]) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and len(err.splitlines()) == 1
+    assert not out.exists()
+
+
+def test_compare_accepts_1e_minus_3_from_set(tmp_path):
+    out = tmp_path / "cmp"
+    assert main(["compare", "--task", "four-corners", "--algos", "es-maml", "--seeds", "1",
+                 "--budget-rollouts", "20", "--out", str(out), "--quiet",
+                 "--set", "beta=1e-3", "--set", "num_perturbations=2",
+                 "--set", "num_current_evals=1", "--set", "K=2", "--set", "horizon=5",
+                 "--set", "eval_adaptations=2", "--set", "eval_every=1"]) == 0
+    stored = yaml.safe_load((out / "es-maml" / "seed0" / "config.yaml").read_text())
+    assert stored["beta"] == 1e-3
