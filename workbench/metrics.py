@@ -44,3 +44,25 @@ def axis_value(row: Mapping[str, Any], axis: str) -> float:
 def is_evaluation(row: Mapping[str, Any]) -> bool:
     """Whether the metrics line carries a test evaluation."""
     return TEST_POST in row
+
+
+#: TensorBoard curves logged a second time with the cumulative env-step count as their step
+#: (the convention of CleanRL and Stable-Baselines3), so that runs whose iterations cost
+#: different numbers of rollouts (ES-MAML vs PG-MAML) overlay at equal sample cost. They go
+#: to a sub-directory of the run (its own event file, so that a resume's purge, which works
+#: on steps, never mixes iteration steps with env-step steps) under these tags.
+ENV_STEP_LOGDIR = "by_env_steps"
+ENV_STEP_PREFIX = "by_env_steps/"
+ENV_STEP_CURVES: tuple[str, ...] = (TRAIN_PRE, TRAIN_POST, TEST_PRE, TEST_POST, ROLLOUTS,
+                                    WALL_TIME)
+
+
+def env_step_tag(key: str) -> str:
+    """The TensorBoard tag of `key` on the env-step axis, e.g. `by_env_steps/test/...`."""
+    return ENV_STEP_PREFIX + key
+
+
+def env_step_scalars(row: Mapping[str, Any]) -> tuple[int, list[tuple[str, float]]]:
+    """(global step, [(tag, value), ...]) to log for one metrics line on the env-step axis."""
+    return int(row[ENV_STEPS]), [(env_step_tag(key), float(row[key]))
+                                 for key in ENV_STEP_CURVES if key in row]

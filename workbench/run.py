@@ -23,7 +23,7 @@ from typing import Any, Iterator
 import torch
 from tqdm import tqdm
 
-from workbench import checkpoint, config as cfg
+from workbench import checkpoint, config as cfg, metrics
 from workbench.algorithm import Algorithm, EvalResult, algorithm_class
 from workbench.plotting import save_figure, trajectory_figure
 
@@ -160,6 +160,9 @@ def _train(run: RunDir, config: dict[str, Any], algo: Algorithm, resume: bool,
 
     total = int(config["iterations"])
     writer = SummaryWriter(str(run.path), purge_step=first if resume else None)
+    # The env-step curves live in their own event file, whose steps are env steps
+    steps_writer = SummaryWriter(str(run.path / metrics.ENV_STEP_LOGDIR),
+                                 purge_step=counters["env_steps"] + 1 if resume else None)
     last_eval, last_png = None, None
     bar = tqdm(range(first, total), initial=first, total=total, disable=not progress,
                desc=f"{config['algo']} {config['task']['name']}", unit="it", dynamic_ncols=True)
@@ -204,6 +207,9 @@ def _train(run: RunDir, config: dict[str, Any], algo: Algorithm, resume: bool,
                     writer.add_scalar(key, value, it)
             for key, value in result.extras.items():
                 writer.add_scalar(key, value, it)
+            env_step, scalars = metrics.env_step_scalars(record)
+            for tag, value in scalars:
+                steps_writer.add_scalar(tag, value, env_step)
             bar.set_postfix(post=f"{record['train/post_adaptation_return']:.1f}",
                             test=f"{last_eval.post_return:.1f}" if last_eval else "-")
             done = it + 1
@@ -219,6 +225,7 @@ def _train(run: RunDir, config: dict[str, Any], algo: Algorithm, resume: bool,
                 break
     bar.close()
     writer.close()
+    steps_writer.close()
     return {"run_dir": str(run.path), "stopped": stopped,
             "iterations": total if not stopped else done,
             "test": eval_record(last_eval) if last_eval else None,
