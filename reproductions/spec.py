@@ -14,8 +14,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-POST = "test/post_adaptation_return"
-PRE = "test/pre_adaptation_return"
+from workbench.metrics import TEST_POST, TEST_PRE
+
+POST, PRE = TEST_POST, TEST_PRE
 SCALES = ("smoke", "small", "paper")
 
 

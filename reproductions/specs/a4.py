@@ -10,6 +10,7 @@ from reproductions import paths, plots
 from reproductions.results import Results, greater
 from reproductions.spec import Check, Figure, Panel, Scale
 from reproductions.specs.common import SMOKE_ES, SMOKE_PG, es, pg
+from workbench.metrics import TEST_PRE
 
 RUNS = {"es": "ES-MAML (MC)", "pg": "PG-MAML (TRPO)"}
 
@@ -32,7 +33,7 @@ def spread(r: Results, run: str) -> np.ndarray:
 
 def checks(r: Results) -> list[Check]:
     out = [greater(f"{RUNS[run]} adapts: final post-adaptation > pre-adaptation return",
-                   r.final(run), r.final(run, key="test/pre_adaptation_return"), "post", "pre")
+                   r.final(run), r.final(run, key=TEST_PRE), "post", "pre")
            for run in RUNS]
     out.append(greater("ES-MAML's K exploration samples move in more different directions "
                        "than PG-MAML's (mean pairwise distance of the K paths' endpoints)",
