@@ -3,7 +3,11 @@
 `curves` draws every panel of a figure three times: against the paper's x-axis (saved as
 `<figure>.png`), against total training rollouts and against wall-clock seconds. Mean and
 std over seeds come from `workbench.experiment.curves`, the one implementation `compare`
-uses too.
+uses too. Panels are lettered (a), (b), ... in the order drawn; a panel that sets ES-MAML
+against a PG-MAML baseline is drawn against training rollouts even in the paper-axis
+picture, since their iterations cost very different numbers of rollouts. Std bands are
+clipped to the range the plotted value can take (`Panel.y_range`, else the task family's
+`return_range`). Legends name K and the number of seeds.
 `trajectories` draws 2-D paths (adapted policies, exploration rollouts) for the
 exploration figures.
 """
@@ -15,9 +19,17 @@ from pathlib import Path
 import numpy as np
 
 from reproductions.results import Results
+from reproductions.spec import Panel, Run
+from workbench import config as cfg
 from workbench.experiment import curves as curves_over_seeds
 from workbench.metrics import AXES, AXIS_LABELS
-from workbench.plotting import plt, save_figure
+from workbench.plotting import (ADAPTED, EXPLORATION, clip_band, draw_arena, draw_goals,
+                                integer_ticks, layout_figure, panel_letters, panel_title, plt,
+                                save_figure, suptitle, trajectory_legend)
+from workbench.tasks import family_class
+
+ES_ALGOS = ("es-maml",)
+
 
 def mean_std(results: Results, run: str, axis: str, metric: str, negate: bool):
     """x, mean and std over seeds of a run's metric (`experiment.curves`, as compare)."""
@@ -25,11 +37,47 @@ def mean_std(results: Results, run: str, axis: str, metric: str, negate: bool):
     return x, (-mean if negate else mean), std
 
 
-def _grid(n: int):
+def _grid(n: int, width: float = 4.2, height: float = 3.4):
     cols = min(n, 4)
     rows = -(-n // cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.3 * rows), squeeze=False)
-    return fig, [axes[i // cols][i % cols] for i in range(rows * cols)]
+    fig, axes = layout_figure(max(width * cols, 6.0), height * rows + 0.6, rows, cols)
+    return fig, [axes[i // cols][i % cols] for i in range(rows * cols)], cols
+
+
+def run_k(results: Results, run: Run) -> object | None:
+    """The K (adaptation rollouts or queries) a run used: its config file, else its spec."""
+    path = results.dirs.get((run.name, results.seeds[0])) if results.dirs else None
+    if path is not None and (path / "config.yaml").is_file():
+        return cfg.load(path / "config.yaml").get("K", run.sets.get("K"))
+    return run.sets.get("K")
+
+
+def legend_label(results: Results, run: Run) -> str:
+    """The run's legend, with K added when the label does not name it."""
+    label = run.legend
+    k = run_k(results, run)
+    if k is not None and "K=" not in label.replace(" ", ""):
+        label = f"{label}, K={k}"
+    return label
+
+
+def value_range(panel: Panel, runs: list[Run]) -> tuple[float | None, float | None] | None:
+    """What the panel's std bands are clipped to."""
+    if panel.y_range is not None:
+        return panel.y_range
+    if panel.negate or not runs:
+        return None
+    ranges = set()
+    for run in runs:
+        try:
+            ranges.add(tuple(family_class(run.task).return_range))
+        except (KeyError, ValueError):
+            return None
+    return ranges.pop() if len(ranges) == 1 else None
+
+
+def es_vs_pg(runs: list[Run]) -> bool:
+    return len({run.algo in ES_ALGOS for run in runs}) > 1
 
 
 def curves(results: Results, path: Path) -> list[Path]:
@@ -37,30 +85,38 @@ def curves(results: Results, path: Path) -> list[Path]:
     fig_spec = results.figure
     panels = [p for p in fig_spec.panels
               if any(p.name in r.panels for r in results.runs.values())]
+    letters = panel_letters(len(panels))
+    n = len(results.seeds)
+    seeds = f"{n} seed{'s' if n > 1 else ''}"
     written = []
     for axis in (fig_spec.x_label, *[a for a in AXES if a != fig_spec.x_label]):
-        fig, axes = _grid(len(panels))
-        for ax, panel in zip(axes, panels):
-            for name, run in results.runs.items():
-                if panel.name not in run.panels:
-                    continue
-                x, mean, std = mean_std(results, name, axis, panel.metric, panel.negate)
-                (line,) = ax.plot(x, mean, lw=1.5, label=run.legend)
-                ax.fill_between(x, mean - std, mean + std, color=line.get_color(), alpha=0.2)
-            ax.set_title(panel.title, fontsize=10)
-            ax.set_xlabel(AXIS_LABELS[axis], fontsize=9)
+        fig, axes, cols = _grid(len(panels))
+        for ax, panel, letter in zip(axes, panels, letters):
+            runs = [run for run in results.runs.values() if panel.name in run.panels]
+            # ES and PG iterations differ in cost: compare them at equal rollouts
+            x_axis = "rollouts" if axis == "iterations" and es_vs_pg(runs) else axis
+            bounds = value_range(panel, runs)
+            for run in runs:
+                x, mean, std = mean_std(results, run.name, x_axis, panel.metric, panel.negate)
+                (line,) = ax.plot(x, mean, lw=1.5, marker="o" if len(x) < 6 else None, ms=3,
+                                  label=legend_label(results, run))
+                low, high = clip_band(mean, std, bounds)
+                ax.fill_between(x, low, high, color=line.get_color(), alpha=0.2, lw=0)
+            panel_title(ax, f"{letter} {panel.title}", fontsize=10, cols=cols)
+            ax.set_xlabel(AXIS_LABELS[x_axis], fontsize=9)
             ax.set_ylabel(panel.ylabel, fontsize=9)
             if panel.log_y:
                 ax.set_yscale("log")
+            if x_axis == "iterations":
+                integer_ticks(ax)
             ax.tick_params(labelsize=8)
             ax.grid(alpha=0.3)
-            ax.legend(fontsize=7)
+            ax.legend(fontsize=7, title=f"mean ± std, {seeds}", title_fontsize=7,
+                      framealpha=0.8)
         for ax in axes[len(panels):]:
             ax.axis("off")
-        n = len(results.seeds)
-        fig.suptitle(f"{fig_spec.name}: {fig_spec.title} ({results.scale} scale, mean +- std "
-                     f"over {n} seed{'s' if n > 1 else ''})", fontsize=11)
-        fig.tight_layout()
+        suptitle(fig, f"{fig_spec.name}: {fig_spec.title} ({results.scale} scale, mean ± std "
+                      f"over {seeds})", fontsize=11)
         out = path if axis == fig_spec.x_label else path.with_name(f"{path.stem}_{axis}.png")
         written.append(save_figure(fig, out))
         plt.close(fig)
@@ -70,27 +126,25 @@ def curves(results: Results, path: Path) -> list[Path]:
 def trajectories(panels: list[tuple[str, object, list[tuple[np.ndarray, str]], list]],
                  path: Path, title: str) -> Path:
     """One subplot per entry `(title, family, [(path [T+1, 2], color)], goals)`; goals are
-    the family's `(x, y, kind)` markers."""
-    fig, axes = _grid(len(panels))
+    the family's `(x, y, kind)` markers. A path coloured "tab:blue" is the adapted policy;
+    every other path is an exploration rollout (drawn thin, in `EXPLORATION`)."""
+    fig, axes, cols = _grid(len(panels), width=3.6, height=3.5)
+    explored = wrong = False
     for ax, (name, family, paths, goals) in zip(axes, panels):
-        for x, y, kind in goals:
-            ax.add_patch(plt.Circle((x, y), 0.15 if kind == "goal" else 0.12,
-                                    color="tab:green" if kind == "goal" else "tab:red",
-                                    alpha=0.5))
+        draw_goals(ax, goals, family)
+        wrong = wrong or any(kind != "goal" for _, _, kind in goals)
         for xy, color in paths:
-            ax.plot(xy[:, 0], xy[:, 1], color=color, lw=1.0 if color != "tab:blue" else 1.8,
-                    alpha=0.7 if color != "tab:blue" else 1.0)
-        ax.plot(0, 0, "k+", ms=7)
-        lim = min(family.bound, 3.5) + 0.2
-        ax.set_xlim(-lim, lim)
-        ax.set_ylim(-lim, lim)
-        ax.set_aspect("equal")
-        ax.set_title(name, fontsize=9)
-        ax.tick_params(labelsize=7)
+            adapted = color == ADAPTED
+            explored = explored or not adapted
+            ax.plot(xy[:, 0], xy[:, 1], color=ADAPTED if adapted else EXPLORATION,
+                    lw=1.8 if adapted else 0.8, alpha=1.0 if adapted else 0.6,
+                    zorder=3 if adapted else 2)
+        draw_arena(ax, family)
+        panel_title(ax, name, fontsize=9, cols=cols)
     for ax in axes[len(panels):]:
         ax.axis("off")
-    fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
+    trajectory_legend(fig, exploration=explored, wrong_goals=wrong)
+    suptitle(fig, title, fontsize=10)
     written = save_figure(fig, path)
     plt.close(fig)
     return written

@@ -47,6 +47,10 @@ class Panel:
     metric: str = POST
     negate: bool = False  # plot -metric (the sine task's return is -MSE)
     log_y: bool = False
+    #: The range the plotted value can take (None: unbounded on that side); std bands are
+    #: clipped to it. None: the task family's `return_range` when the panel plots a return
+    #: (not negated) and all its runs share one family.
+    y_range: tuple[float | None, float | None] | None = None
 
 
 @dataclass(frozen=True)

@@ -45,7 +45,7 @@ def pictures(r: Results, out: Path) -> list[Path]:
     panels = [panel for run in RUNS
               for panel in paths.exploration_panels(r.dirs[(run, 0)], RUNS[run], 3)]
     return [plots.trajectories(panels, out / "a4_exploration.png",
-                               "Fig. A4: exploration paths (red) and adapted policy (blue) on "
+                               "Fig. A4: exploration rollouts and adapted policy on "
                                "Navigation-2D, K = 20, seed 0")]
 
 

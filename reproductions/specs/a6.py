@@ -36,7 +36,7 @@ FIGURE = Figure(
     title="Sine regression",
     claim="ES-MAML reaches a test MSE of about 0.5 after one adaptation step at K = 5.",
     panels=(Panel("mse", "Sine regression", ylabel="test MSE after adaptation", negate=True,
-                  log_y=True),),
+                  log_y=True, y_range=(0.0, None)),),
     scales={
         "smoke": Scale(_runs((5,), {"iterations": 3, "eval_every": 1, "eval_adaptations": 4,
                                     "num_perturbations": 4, "num_current_evals": 2}),

@@ -71,8 +71,8 @@ def pictures(r: Results, out: Path) -> list[Path]:
     if not panels:
         return []
     return [plots.trajectories(panels, out / "fig1_exploration.png",
-                               "Fig. 1a: exploration (red: the K adaptation samples) and the "
-                               "adapted policy (blue), seed 0")]
+                               "Fig. 1a: the K = 20 exploration rollouts and the adapted "
+                               "policy, ES-MAML vs PG-MAML, Four Corners, seed 0")]
 
 
 FIGURE = Figure(
@@ -81,9 +81,11 @@ FIGURE = Figure(
     claim=("ES-MAML adapts on Four Corners at K = 20 without exploration tricks; with K = 5 "
            "or 10, HC and DPP-ES beat MC; with the wrong-goal penalty, HC keeps improving "
            "while MC and DPP-ES drop."),
-    panels=(Panel("a", "(a) ES-MAML vs PG-MAML, K=20"), Panel("K20", "(b) K=20"),
-            Panel("K10", "(b) K=10"), Panel("K5", "(b) K=5"),
-            Panel("penalty", "(b) wrong-goal penalty, K=20")),
+    panels=(Panel("a", "ES-MAML vs PG-MAML, K=20 (paper 1a)"),
+            Panel("K20", "MC vs DPP vs HC, K=20 (paper 1b)"),
+            Panel("K10", "MC vs DPP vs HC, K=10 (paper 1b)"),
+            Panel("K5", "MC vs DPP vs HC, K=5 (paper 1b)"),
+            Panel("penalty", "wrong-goal penalty, K=20 (paper 1b)")),
     scales={
         "smoke": Scale(_runs((20, 5), SMOKE_ES, SMOKE_PG), seeds=1, wall_time="~30 s"),
         "paper": Scale(_runs((20, 10, 5), {"iterations": 150, "eval_every": 15},

@@ -43,8 +43,7 @@ def pictures(r: Results, out: Path) -> list[Path]:
     panels = [(f"task {int(t)}", family, [(pos[:, i].numpy(), "tab:blue")],
                paths.goals(family, int(t))) for i, t in enumerate(tasks[:8])]
     return [plots.trajectories(panels, out / "fig2_trajectories.png",
-                               "Fig. 2: adapted HC policies on Six Circles (green: correct "
-                               "goals, red: wrong goals), seed 0")]
+                               "Fig. 2: adapted HC policies on Six Circles, K = 20, seed 0")]
 
 
 FIGURE = Figure(

@@ -143,6 +143,9 @@ class TaskFamily(abc.ABC):
     simulator: ClassVar[str] = "torch"
     #: Half-width of the 2-D arena positions live in, for trajectory plots.
     bound: ClassVar[float] = 1.0
+    #: The range one episode's return can take, (low, high), None where unbounded; plots
+    #: clip std bands to it.
+    return_range: ClassVar[tuple[float | None, float | None]] = (None, None)
 
     def __init__(self, **params: Any) -> None:
         self.params = self.Params.build(params).to_dict()

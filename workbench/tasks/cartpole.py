@@ -110,6 +110,7 @@ class BiasedCartPole(TaskFamily):
     obs_dim = 4
     act_dim = 1
     default_horizon = 500
+    return_range = (0.0, 500.0)  # 1 per step, at most the 500-step horizon
     Params = CartPoleParams
     DEFAULT_SPLIT = (50, 5)
 
