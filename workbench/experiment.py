@@ -46,6 +46,7 @@ from workbench import metrics as m
 from workbench import run as runmod
 from workbench.algorithm import algorithm_class
 from workbench.checkpoint import list_checkpoints
+from workbench.progress import INTERVAL_S, is_terminal
 
 NEW, RESUME, DONE = "new", "resume", "done"
 #: Exit status of a worker process whose run was stopped by a signal (checkpointed).
@@ -189,6 +190,18 @@ def _check_constructs(jobs: Sequence[Job]) -> None:
         algo.close()
 
 
+def stored_config(path: Path) -> dict[str, Any]:
+    """A run directory's config, resolved again under today's defaults, so that a config.yaml
+    written before a key existed (or before configs were stored fully resolved) compares by
+    its values rather than by its spelling. A file that no longer resolves (an unknown key,
+    an invalid value) is compared as it is, and so differs."""
+    have = cfg.load(path)
+    try:
+        return cfg.resolve(algorithm_class(have["algo"]), path)
+    except ValueError:
+        return have
+
+
 def plan(jobs: Sequence[Job]) -> list[Job]:
     """Check every job and set its state; raises (touching nothing) on the first problem."""
     paths = [job.path for job in jobs]
@@ -200,7 +213,7 @@ def plan(jobs: Sequence[Job]) -> list[Job]:
         job.state = NEW
         if not directory.config.exists():
             continue
-        have = cfg.load(directory.config)
+        have = stored_config(directory.config)
         diffs = differences(have, job.config)
         if diffs:
             raise ConfigMismatch(mismatch_message(job.path, diffs))
@@ -308,19 +321,33 @@ def _last_row(path: Path) -> dict[str, Any] | None:
 
 
 class _Display:
-    """A bar counting runs, and one bar per running run counting its budget."""
+    """A bar counting runs, and one bar per running run counting its budget. When stderr
+    is not a terminal (a log file), plain lines instead: one per run started and finished,
+    and each running run's progress at most every `progress.INTERVAL_S` seconds."""
 
     def __init__(self, jobs: Sequence[Job], enabled: bool) -> None:
-        self.enabled = enabled
-        done = sum(job.state == DONE for job in jobs)
-        self.runs = tqdm(total=len(jobs), initial=done, desc="runs", unit="run",
-                         disable=not enabled, dynamic_ncols=True, position=0)
+        self.plain = enabled and not is_terminal()
+        self.enabled = enabled and not self.plain
+        self.total = len(jobs)
+        self.done = sum(job.state == DONE for job in jobs)
+        self._said: dict[int, float] = {}
+        self.runs = tqdm(total=len(jobs), initial=self.done, desc="runs", unit="run",
+                         disable=not self.enabled, dynamic_ncols=True, position=0)
         self.bars: dict[int, tqdm] = {}
         self._slots: list[int] = []
         self._lock = threading.Lock()
 
+    def _say(self, text: str) -> None:
+        print(text, file=sys.stderr, flush=True)
+
     def open(self, job: Job) -> None:
         total, axis = budget(job.config)
+        if self.plain:
+            self._said[id(job)] = time.monotonic()
+            rows = runmod.RunDir(job.path).read_metrics() if job.state == RESUME else []
+            self._say(f"runs {self.done}/{self.total}: {job.label} "
+                      f"{'resumed' if job.state == RESUME else 'started'} at "
+                      f"{progress_of(rows, job.config)}/{total} {axis}")
         free = next(i for i in range(1, len(self._slots) + 2) if i not in self._slots)
         self._slots.append(free)
         rows = runmod.RunDir(job.path).read_metrics() if job.state == RESUME else []
@@ -332,6 +359,14 @@ class _Display:
         self.runs.set_postfix_str(job.label)
 
     def update(self, job: Job) -> None:
+        if self.plain and id(job) in self._said:
+            if time.monotonic() - self._said[id(job)] >= INTERVAL_S:
+                row = _last_row(runmod.RunDir(job.path).metrics)
+                total, axis = budget(job.config)
+                if row is not None:
+                    self._say(f"{job.label}: {progress_of([row], job.config)}/{total} {axis}")
+                self._said[id(job)] = time.monotonic()
+            return
         bar = self.bars.get(id(job))
         if bar is None or not self.enabled:
             return
@@ -345,6 +380,13 @@ class _Display:
                 bar.refresh()
 
     def close(self, job: Job, counted: bool) -> None:
+        if self.plain and self._said.pop(id(job), None) is not None:
+            self.done += int(counted)
+            row = _last_row(runmod.RunDir(job.path).metrics)
+            total, axis = budget(job.config)
+            reached = progress_of([row], job.config) if row is not None else 0
+            self._say(f"runs {self.done}/{self.total}: {job.label} "
+                      f"{'finished' if counted else 'stopped'} at {reached}/{total} {axis}")
         self.update(job)
         bar = self.bars.pop(id(job), None)
         if bar is not None:
