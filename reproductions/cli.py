@@ -33,8 +33,14 @@ def register(sub) -> None:
 
 def _reproduce(args: argparse.Namespace) -> int:
     from reproductions.runner import complete, load_figure, order, prepare
+    from workbench.backends import check_backend
+    from workbench.run import check_out_dir
     if args.jobs < 1:
         raise ValueError(f"--jobs must be >= 1; got {args.jobs}")
+    if args.seeds is not None and args.seeds < 1:
+        raise ValueError(f"--seeds must be >= 1 (default: the scale's); got {args.seeds}")
+    check_backend(args.backend)  # one line naming the valid backends, before any work
+    check_out_dir(args.out)
     if args.figure == "all":
         names = order()
         if args.panel:

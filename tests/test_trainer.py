@@ -46,7 +46,7 @@ def test_metrics_have_exactly_the_design_keys(tmp_path):
     assert metrics[-1]["env_steps"] == metrics[-1]["rollouts"] * 20  # four-corners never ends
     assert (tmp_path / "r" / "config.yaml").is_file()
     assert sorted(p.name for p in (tmp_path / "r" / "checkpoints").iterdir()) == \
-        ["iter_000002.pt", "iter_000004.pt"]
+        ["iter_000000.pt", "iter_000002.pt", "iter_000004.pt"]  # the initial state too
 
 
 @pytest.mark.parametrize("sets", [
@@ -89,7 +89,7 @@ def test_resume_after_sigint_equals_uninterrupted_run(tmp_path):
         time.sleep(0.05)
     proc.send_signal(signal.SIGINT)
     stdout, stderr = proc.communicate(timeout=60)
-    assert proc.returncode == 0, stderr
+    assert proc.returncode == 130, stderr
     assert "interrupted after iteration" in stdout
     done = len(runmod.RunDir(out).read_metrics())
     assert 3 <= done < 40, "the run must stop early and checkpoint where it stopped"
@@ -113,12 +113,7 @@ def test_bad_checkpoints_give_one_line_errors(tmp_path, capsys):
         assert len(err.splitlines()) == 1 and str(ckpt) in err
         return err
 
-    ckpt.write_bytes(good[: len(good) // 2])
-    assert "corrupt or truncated" in resume_error()
-    ckpt.write_bytes(b"\x00" * 100)
-    assert "corrupt or truncated" in resume_error()
-    ckpt.write_bytes(b"")
-    assert "empty" in resume_error()
+    # (damaged files are passed over on resume: tests/test_lifecycle.py)
     torch.save({"format": 1, "algo": "es-maml", "task": "nav2d", "iteration": 2}, ckpt)
     assert "task 'nav2d'" in resume_error()
     ckpt.write_bytes(good)

@@ -20,9 +20,9 @@ from typing import Any
 
 import numpy as np
 import torch
-from tqdm import tqdm
 
 from workbench.policies import PolicySpec
+from workbench.progress import progress as progress_display
 from workbench.rollout import evaluate
 from workbench.tasks import make_family
 
@@ -85,7 +85,8 @@ def bench_rollouts(task: str, rollouts: int | None = None, horizon: int | None =
     env = family.make_env()
     loop_returns, loop_steps = np.zeros(m), 0
     start = time.perf_counter()
-    for i in tqdm(range(m), desc="per-rollout loop", disable=not progress, leave=False):
+    for i in progress_display(range(m), enabled=progress, desc="per-rollout loop", total=m,
+                              leave=False):
         act = numpy_policy(spec, thetas[i].double().numpy())
         env.set_task(int(tasks[i]))
         obs, _ = env.reset(seed=int(seeds[i]))
@@ -307,7 +308,8 @@ def bench_mujoco_rollouts(task: str, rollouts: int | None = None, horizon: int |
     best = {"engine": float("inf"), "raw": float("inf"), "gym": float("inf")}
     engine_steps = gym_steps = 0
     runner = mj_rollout.Rollout(nthread=0)
-    for _ in tqdm(range(repeats), desc=f"bench {task}", disable=not progress, leave=False):
+    for _ in progress_display(range(repeats), enabled=progress, desc=f"bench {task}",
+                              total=repeats, leave=False):
         # (a) the engine, policy in the loop
         start = time.perf_counter()
         result = evaluate(spec, family, thetas, tasks, horizon, seeds=seeds)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import sys
 
 import yaml
@@ -21,9 +22,25 @@ from workbench.checkpoint import CheckpointError
 from workbench.tasks import available
 
 
+def _positive(flag: str, value: int | None, allowed: str = "a positive integer") -> None:
+    """A count given on the command line: None means the default; anything below 1 is an
+    error (never "use the default")."""
+    if value is not None and value < 1:
+        raise ValueError(f"{flag} must be {allowed}; got {value}")
+
+
 def _bench(args: argparse.Namespace) -> int:
     from workbench.bench import bench_iteration, bench_rollouts
+    _positive("--threads", args.threads, "a positive number of threads (default: all cores)")
     if args.what == "iteration":
+        _positive("--repeats", args.repeats, "a positive number of timed iterations")
+        for flag, value, default in (("--rollouts", args.rollouts, None),
+                                     ("--horizon", args.horizon, None),
+                                     ("--loop-rollouts", args.loop_rollouts, 300),
+                                     ("--policy", args.policy, "L")):
+            if value != default:
+                raise ValueError(f"{flag} applies to bench rollouts; bench iteration takes "
+                                 f"the run's settings from --set (e.g. --set policy=L)")
         result = bench_iteration(args.task, args.algo, args.set, repeats=args.repeats,
                                  threads=args.threads, backend=args.backend or "local",
                                  ray_address=args.ray_address)
@@ -48,6 +65,14 @@ def _bench(args: argparse.Namespace) -> int:
     if args.backend not in (None, "local") or args.ray_address:
         raise ValueError("bench rollouts times the engine in this process; --backend and "
                          "--ray-address apply to bench iteration")
+    if args.set:
+        raise ValueError(f"bench rollouts does not take --set (got {args.set[0]!r}); use "
+                         f"--policy, --horizon and --rollouts, or bench iteration --set")
+    if args.repeats != 3:
+        raise ValueError("--repeats applies to bench iteration")
+    _positive("--rollouts", args.rollouts)
+    _positive("--horizon", args.horizon, "a positive number of steps (default: the task's)")
+    _positive("--loop-rollouts", args.loop_rollouts)
     result = bench_rollouts(args.task, rollouts=args.rollouts, horizon=args.horizon,
                             policy=args.policy, threads=args.threads,
                             loop_rollouts=args.loop_rollouts, progress=not args.json)
@@ -92,7 +117,7 @@ def _train(args: argparse.Namespace) -> int:
     summary = run.train(directory, config, resume=bool(args.resume), progress=not args.quiet)
     if summary["stopped"]:
         print(f"interrupted after iteration {summary['iterations']}; checkpoint saved. "
-              f"Continue with: workbench train --resume {directory.path}")
+              f"Continue with: workbench train --resume {shlex.quote(str(directory.path))}")
     else:
         print(f"run directory: {directory.path}")
     if summary["test"]:
@@ -101,14 +126,39 @@ def _train(args: argparse.Namespace) -> int:
               f"{summary['test']['test/post_adaptation_return']:.2f}")
     if summary["trajectory_png"]:
         print(f"trajectories: {summary['trajectory_png']}")
-    print(f"TensorBoard: tensorboard --logdir {directory.path}")
-    return 0
+    print(f"TensorBoard: tensorboard --logdir {shlex.quote(str(directory.path))}")
+    return 130 if summary["stopped"] else 0
 
 
 def _evaluate(args: argparse.Namespace) -> int:
     from workbench.run import evaluate_run
     result = evaluate_run(args.run_dir, args.adaptations)
     print(json.dumps(result))
+    return 0
+
+
+def _runs(args: argparse.Namespace) -> int:
+    from workbench.run import list_runs
+    found = list_runs(args.directory)
+    if args.json:
+        print(json.dumps(found))
+        return 0
+    if not found:
+        print(f"no runs under {args.directory}")
+        return 0
+    header = ("run", "algo", "task", "seed", "iterations", "last test post (iteration)")
+    rows = []
+    for r in found:
+        if "problem" in r:
+            rows.append((r["run_dir"], "-", "-", "-", "-", f"unreadable: {r['problem']}"))
+            continue
+        test = ("-" if r["last_test_post_adaptation_return"] is None else
+                f"{r['last_test_post_adaptation_return']:.2f} ({r['last_test_iteration']})")
+        rows.append((r["run_dir"], r["algo"], str(r["task"]), str(r["seed"]),
+                     f"{r['iterations_done']}/{r['iterations']}", test))
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header) - 1)]
+    for row in [header, *rows]:
+        print("  ".join(c.ljust(w) for c, w in zip(row, widths)) + "  " + row[-1])
     return 0
 
 
@@ -203,6 +253,11 @@ def build_parser() -> argparse.ArgumentParser:
                           help="test adaptations (default: the run's eval_adaptations)")
     evaluate.set_defaults(func=_evaluate)
 
+    runs = sub.add_parser("runs", help="list the runs under a directory")
+    runs.add_argument("directory")
+    runs.add_argument("--json", action="store_true", help="one JSON list instead of a table")
+    runs.set_defaults(func=_runs)
+
     comp = sub.add_parser("compare", help="several algorithms, same task, seeds and budget")
     comp.add_argument("--task", required=True, help="task family")
     comp.add_argument("--algos", required=True, help="comma-separated, e.g. es-maml,promp")
@@ -246,10 +301,28 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _os_error(err: OSError) -> str:
+    """One line for an operating-system refusal: what was refused, on which path."""
+    if err.filename is None:
+        return str(err)
+    what = err.strerror or type(err).__name__
+    paths = err.filename if err.filename2 is None else f"{err.filename} -> {err.filename2}"
+    return f"{paths}: {what}"
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (ValueError, FileNotFoundError) as err:
+    except ValueError as err:
         print(f"workbench: error: {err}", file=sys.stderr)
+        return 2
+    except OSError as err:
+        # An ordinary path mistake (missing, a directory, no permission, disk full)
+        # reported by the operating system: one line naming the path. Only errors that
+        # name a file land here; other OSErrors are not path mistakes and keep their
+        # traceback.
+        if err.filename is None and not isinstance(err, FileNotFoundError):
+            raise
+        print(f"workbench: error: {_os_error(err)}", file=sys.stderr)
         return 2

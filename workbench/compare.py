@@ -28,7 +28,7 @@ import numpy as np
 from workbench import experiment
 from workbench import metrics as m
 from workbench.plotting import plt, save_figure
-from workbench.run import RunDir
+from workbench.run import RunDir, check_out_dir
 
 #: The iteration limit of a compare run: never reached, the rollout budget stops it first.
 MAX_ITERATIONS = 1_000_000
@@ -184,7 +184,7 @@ def compare(task: str, algos: list[str], seeds: int, budget: int, out: str | Pat
     stopped the command (nothing is written then)."""
     if jobs < 1:
         raise ValueError(f"--jobs must be >= 1; got {jobs}")
-    out = Path(out)
+    out = check_out_dir(out)
     runs = jobs_for(task, algos, seeds, budget, out, sets)
     outcome = experiment.run_jobs(runs, jobs, progress)
     result: dict[str, Any] = {"interrupted": outcome.interrupted, "trained": outcome.trained,

@@ -23,6 +23,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import math
+import os
 import types
 import typing
 from dataclasses import dataclass
@@ -233,6 +234,8 @@ def _nest(overrides: dict[str, Any], dotted: str, value: Any) -> None:
 
 def _read_file(file: str | Path) -> dict[str, Any]:
     path = Path(file)
+    if path.is_dir():
+        raise ValueError(f"config file {path} is a directory; --config takes a YAML file")
     if not path.is_file():
         raise FileNotFoundError(f"config file {path} does not exist or is not a file")
     try:
@@ -324,7 +327,12 @@ def resolve(algo_cls: Any, file: str | Path | None = None, sets: Iterable[str] =
 
 
 def dump(config: dict[str, Any], path: str | Path) -> None:
-    Path(path).write_text(yaml.safe_dump(config, sort_keys=False))
+    """Write `config` to `path` aside first, then rename: a process killed while writing
+    never leaves a half-written config.yaml."""
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(yaml.safe_dump(config, sort_keys=False))
+    os.replace(tmp, path)
 
 
 def load(path: str | Path) -> dict[str, Any]:

@@ -8,12 +8,22 @@ extending a run reproduces an uninterrupted one). SIGINT / SIGTERM finish the cu
 iteration, checkpoint and stop; `resume` continues from the latest checkpoint and drops
 any metrics written after it, so the resumed file equals an uninterrupted run's (but for
 wall time).
+
+No run directory is a dead end: a checkpoint of the initial state (`iter_000000.pt`) is
+written before the first iteration, a resume passes over damaged checkpoint files to older
+ones and, with none usable, restarts from iteration 0 (the same numbers, since every
+iteration's randomness derives from `(seed, i)`), and a torn last metrics line (a process
+killed mid-write) is dropped. `provenance.json` records, once when the run starts, the
+project version and commit and the versions of the main libraries.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import platform
 import signal
+import subprocess
 import sys
 import time
 from contextlib import contextmanager
@@ -21,11 +31,10 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import torch
-from tqdm import tqdm
-
 from workbench import checkpoint, config as cfg, metrics
 from workbench.algorithm import Algorithm, EvalResult, algorithm_class
 from workbench.plotting import save_figure, trajectory_figure
+from workbench.progress import progress as progress_display
 
 #: Config keys a resume may change: they do not alter any number the run computes.
 RESUMABLE_KEYS = ("iterations", "checkpoint_every", "backend", "ray_address", "ray_actors",
@@ -39,11 +48,88 @@ class RunDir:
         self.metrics = self.path / "metrics.jsonl"
         self.checkpoints = self.path / "checkpoints"
         self.figures = self.path / "figures"
+        self.provenance = self.path / "provenance.json"
 
     def read_metrics(self) -> list[dict[str, Any]]:
+        """The metrics lines. A last line that does not parse is a write the process was
+        killed in the middle of and is left out; a damaged line before it is an error."""
         if not self.metrics.is_file():
             return []
-        return [json.loads(line) for line in self.metrics.read_text().splitlines() if line.strip()]
+        lines = [line for line in self.metrics.read_text(errors="replace").splitlines()
+                 if line.strip()]
+        rows = []
+        for number, line in enumerate(lines, 1):
+            try:
+                rows.append(json.loads(line))
+            except ValueError:
+                if number == len(lines):
+                    break
+                raise ValueError(f"{self.metrics}: line {number} is not a JSON object; "
+                                 f"the file is damaged") from None
+        return rows
+
+    def write_metrics(self, rows: list[dict[str, Any]]) -> None:
+        """Replace metrics.jsonl by `rows` (written aside, then renamed)."""
+        tmp = self.metrics.with_name(self.metrics.name + ".tmp")
+        tmp.write_text("".join(json.dumps(r) + "\n" for r in rows))
+        os.replace(tmp, self.metrics)
+
+
+def check_out_dir(path: str | Path, flag: str = "--out") -> Path:
+    """`path` as a directory this process can create or write in, or a one-line error
+    naming it: not an existing file, not under a file, and writable."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise ValueError(f"{flag} {path} is an existing file; {flag} takes a directory")
+    parent = path
+    while not parent.exists() and parent.parent != parent:
+        parent = parent.parent
+    if parent.exists() and not parent.is_dir():
+        raise ValueError(f"{flag} {path} lies under {parent}, which is a file, not a directory")
+    if parent.exists() and not os.access(parent, os.W_OK | os.X_OK):
+        raise ValueError(f"{flag} {path}: {parent} is not writable by this user")
+    return path
+
+
+def _git_commit() -> str:
+    """The commit of the checkout this package runs from (`+dirty` with uncommitted
+    changes to tracked files), or "unknown" (not a git checkout, no git)."""
+    root = Path(__file__).resolve().parent.parent
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True,
+                                text=True, timeout=10)
+        if commit.returncode != 0 or not commit.stdout.strip():
+            return "unknown"
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
+                               cwd=root, capture_output=True, text=True, timeout=10)
+        return commit.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def provenance() -> dict[str, Any]:
+    """What produced a run: project version and commit, Python and library versions."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    from workbench import __version__
+
+    libraries = {}
+    for name in ("torch", "numpy", "mujoco", "gymnasium"):
+        try:
+            libraries[name] = version(name)
+        except PackageNotFoundError:
+            libraries[name] = "not installed"
+    return {"workbench_version": __version__, "git_commit": _git_commit(),
+            "python": platform.python_version(), "platform": platform.platform(),
+            "libraries": libraries, "created": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+
+
+def write_provenance(run: RunDir) -> None:
+    """Write provenance.json once, when a run starts; a resume leaves it as it is."""
+    if not run.provenance.exists():
+        tmp = run.provenance.with_name(run.provenance.name + ".tmp")
+        tmp.write_text(json.dumps(provenance(), indent=2) + "\n")
+        os.replace(tmp, run.provenance)
 
 
 def is_eval_iteration(iteration: int, eval_every: int) -> bool:
@@ -98,7 +184,7 @@ def start(algo_name: str, task: str, out: str | Path, config_file: str | None = 
     `overrides` (e.g. `backend`, `ray_address` from command-line flags) apply last."""
     config = cfg.resolve(algorithm_class(algo_name), config_file, sets or (), task=task,
                          seed=seed, **overrides)
-    run = RunDir(out)
+    run = RunDir(check_out_dir(out))
     if run.config.exists():
         raise ValueError(f"{run.path} already holds a run; use --resume {run.path} to "
                          f"continue it, or choose another --out")
@@ -120,6 +206,12 @@ def resume_config(out: str | Path, sets: list[str] | None,
         if changed[key] != config[key] and key not in RESUMABLE_KEYS:
             raise ValueError(f"--resume may change only {', '.join(RESUMABLE_KEYS)}; "
                              f"{key!r} would change the run's numbers")
+    rows = run.read_metrics()
+    done = rows[-1]["iteration"] + 1 if rows else 0
+    if changed["iterations"] < done:
+        raise ValueError(f"iterations={changed['iterations']} is below the {done} iterations "
+                         f"{run.path} has already done; --resume takes iterations >= {done} "
+                         f"(start a new run for a shorter one)")
     cfg.dump(changed, run.config)
     return run, changed
 
@@ -144,19 +236,28 @@ def _train(run: RunDir, config: dict[str, Any], algo: Algorithm, resume: bool,
                                 **{key: 0 for key in backend.counter_keys}}
     expect = {"algo": config["algo"], "task": config["task"]["name"]}
     if resume:
-        path = checkpoint.latest(run.checkpoints)
-        data = checkpoint.load(path, expect)
-        try:
-            algo.load_state_dict(data["state"])
-        except (KeyError, ValueError, RuntimeError) as err:
-            raise checkpoint.CheckpointError(f"{path}: does not match this run's config "
-                                             f"({err})") from None
-        first = int(data["iteration"])
-        counters = {k: data.get(k, v) for k, v in counters.items()}
-        kept = [m for m in run.read_metrics() if m["iteration"] < first]
-        run.metrics.write_text("".join(json.dumps(m) + "\n" for m in kept))
-    elif run.metrics.exists():
-        run.metrics.unlink()
+        found = checkpoint.latest_usable(
+            run.checkpoints, expect, warn=lambda text: print(f"workbench: warning: {text}",
+                                                             file=sys.stderr))
+        if found is None:  # killed before the first checkpoint, or every one damaged
+            print(f"workbench: {run.path} has no usable checkpoint; restarting it from "
+                  f"iteration 0", file=sys.stderr)
+        else:
+            path, data = found
+            try:
+                algo.load_state_dict(data["state"])
+            except (KeyError, ValueError, RuntimeError) as err:
+                raise checkpoint.CheckpointError(f"{path}: does not match this run's config "
+                                                 f"({err})") from None
+            first = int(data["iteration"])
+            counters = {k: data.get(k, v) for k, v in counters.items()}
+        run.write_metrics([m for m in run.read_metrics() if m["iteration"] < first])
+    else:
+        if run.metrics.exists():
+            run.metrics.unlink()
+        write_provenance(run)
+    if first == 0:  # the initial state: from here on the directory can always be resumed
+        checkpoint.save(run.checkpoints, 0, {**expect, **counters, "state": algo.state_dict()})
 
     total = int(config["iterations"])
     writer = SummaryWriter(str(run.path), purge_step=first if resume else None)
@@ -164,8 +265,9 @@ def _train(run: RunDir, config: dict[str, Any], algo: Algorithm, resume: bool,
     steps_writer = SummaryWriter(str(run.path / metrics.ENV_STEP_LOGDIR),
                                  purge_step=counters["env_steps"] + 1 if resume else None)
     last_eval, last_png = None, None
-    bar = tqdm(range(first, total), initial=first, total=total, disable=not progress,
-               desc=f"{config['algo']} {config['task']['name']}", unit="it", dynamic_ncols=True)
+    bar = progress_display(range(first, total), enabled=progress, initial=first, total=total,
+                           desc=f"{config['algo']} {config['task']['name']}", unit="it",
+                           dynamic_ncols=True)
     stopped = False
     # Connect first: ray.init installs its own SIGTERM handler, which must not replace
     # the run loop's (finish the iteration, checkpoint, stop).
@@ -197,7 +299,7 @@ def _train(run: RunDir, config: dict[str, Any], algo: Algorithm, resume: bool,
                 if key is not None:
                     counters[key] += 1
                 writer.add_text(f"{backend.name}/events", text, it)
-                tqdm.write(f"[{backend.name}] iteration {it}: {text}", file=sys.stderr)
+                bar.write(f"[{backend.name}] iteration {it}: {text}", file=sys.stderr)
             for key in backend.counter_keys:
                 record[key] = counters[key]
             metrics_file.write(json.dumps(record) + "\n")
@@ -245,19 +347,74 @@ def load_run(path: str | Path, **overrides: Any) -> tuple[Algorithm, dict[str, A
 
 
 def evaluate_run(path: str | Path, adaptations: int | None = None) -> dict[str, Any]:
-    """Load a run's latest checkpoint and evaluate it on the test tasks."""
+    """Load a run's latest checkpoint and evaluate it on the test tasks.
+
+    A checkpoint after n iterations holds the state the run loop evaluated after iteration
+    n - 1, and the evaluation draws its tasks and seeds from the stream of that iteration,
+    so the result equals the logged `test/*` values of metrics line n - 1 when that line has
+    them and `adaptations` is the run's `eval_adaptations`. `logged_post_adaptation_return`
+    and `note` say whether it matches the log, or why it cannot."""
     from torch.utils.tensorboard import SummaryWriter
 
+    if adaptations is not None and int(adaptations) < 1:
+        raise ValueError(f"--adaptations must be a positive number of test adaptations; "
+                         f"got {adaptations}")
     run = RunDir(path)
-    overrides = {"eval_adaptations": int(adaptations)} if adaptations else {}
+    overrides = {"eval_adaptations": int(adaptations)} if adaptations is not None else {}
+    stored = int(cfg.load(run.config)["eval_adaptations"])
     algo, _, iteration, ckpt = load_run(path, **overrides)
+    stream = max(iteration - 1, 0)  # the iteration whose evaluation this one repeats
     try:
         with torch.no_grad():
-            result = algo.evaluate(iteration, record=True)
+            result = algo.evaluate(stream, record=True)
     finally:
         algo.close()
+    logged = next((m for m in run.read_metrics() if m["iteration"] == stream), None)
+    logged_post = logged.get("test/post_adaptation_return") if logged else None
+    if iteration == 0:
+        note = ("the checkpoint is the initial state (no iteration done), which the run "
+                "never evaluated; tasks and seeds are those of iteration 0's evaluation")
+    elif adaptations is not None and int(adaptations) != stored:
+        note = (f"--adaptations {adaptations} differs from the run's eval_adaptations "
+                f"{stored}, so the value differs from the logged one")
+    elif logged_post is None:
+        note = (f"iteration {stream} was not an evaluation iteration: the value is what its "
+                f"evaluation would have logged")
+    else:
+        note = f"same tasks and seeds as the logged evaluation of iteration {stream}"
     writer = SummaryWriter(str(run.path / "evaluate"))
     png = write_trajectories(run, algo, result, iteration, writer)
     writer.close()
     return {"run_dir": str(run.path), "checkpoint": str(ckpt), "iteration": iteration,
-            **eval_record(result), "trajectory_png": str(png) if png else None}
+            **eval_record(result), "logged_post_adaptation_return": logged_post,
+            "note": note, "trajectory_png": str(png) if png else None}
+
+
+def list_runs(root: str | Path) -> list[dict[str, Any]]:
+    """Every run directory under `root` (any depth, `root` itself included): algorithm,
+    task, seed, iterations done and configured, and the last test evaluation. A directory
+    whose config or metrics cannot be read is listed with `problem` instead."""
+    root = Path(root)
+    if not root.is_dir():
+        raise ValueError(f"{root} is not a directory")
+    found = []
+    for config_path in sorted(root.rglob("config.yaml")):
+        run = RunDir(config_path.parent)
+        entry: dict[str, Any] = {"run_dir": str(run.path)}
+        try:
+            config = cfg.load(run.config)
+            rows = run.read_metrics()
+        except (ValueError, OSError) as err:
+            found.append({**entry, "problem": str(err)})
+            continue
+        evals = [m for m in rows if "test/post_adaptation_return" in m]
+        task = config["task"]
+        found.append({**entry, "algo": config["algo"],
+                      "task": task.get("name") if isinstance(task, dict) else task,
+                      "seed": config.get("seed"),
+                      "iterations_done": rows[-1]["iteration"] + 1 if rows else 0,
+                      "iterations": config.get("iterations"),
+                      "last_test_iteration": evals[-1]["iteration"] if evals else None,
+                      "last_test_post_adaptation_return":
+                          evals[-1]["test/post_adaptation_return"] if evals else None})
+    return found

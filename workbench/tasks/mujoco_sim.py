@@ -24,6 +24,7 @@ from __future__ import annotations
 import functools
 import importlib.util
 import os
+import warnings
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable
 
@@ -54,8 +55,24 @@ def assets_dir() -> str:
 @functools.lru_cache(maxsize=None)
 def load_model(xml: str) -> mujoco.MjModel:
     """gymnasium's model file `xml`, compiled once per process (callers only read it:
-    a Batch works on its own copy)."""
-    return mujoco.MjModel.from_xml_path(os.path.join(assets_dir(), xml))
+    a Batch works on its own copy).
+
+    gymnasium's half_cheetah.xml still sets the compiler attribute `settotalmass`, which
+    MuJoCo compiles as before but reports as deprecated through its warning handler (whose
+    default prints the text and appends it to MUJOCO_LOG.TXT in the working directory).
+    That one known message is dropped while compiling; any other warning is passed on as a
+    Python `RuntimeWarning`."""
+    previous = mujoco.get_mju_user_warning()
+
+    def on_warning(message: str) -> None:
+        if "settotalmass" not in message:
+            warnings.warn(f"MuJoCo: {message}", RuntimeWarning, stacklevel=2)
+
+    mujoco.set_mju_user_warning(on_warning)
+    try:
+        return mujoco.MjModel.from_xml_path(os.path.join(assets_dir(), xml))
+    finally:
+        mujoco.set_mju_user_warning(previous)
 
 
 def walker_healthy(qpos: np.ndarray, qvel: np.ndarray) -> np.ndarray:
