@@ -56,8 +56,11 @@ class Algorithm(abc.ABC):
         # checked first: a bad backend fails before any task is built; connects lazily
         self.backend = make_backend(config, type(self).backends, self.name or None)
         self.family = make_family_from(config)
-        if self.family.torch_threads:
-            torch.set_num_threads(self.family.torch_threads)
+        # One torch thread unless the config asks for more: on a 2-core machine with one
+        # other busy process, torch's default (all cores) made the demo 5-10x slower,
+        # one thread 1.2-2x (docs/es-maml.md, "Threads"). Set once here, so every
+        # iteration of a run, resumed or not, runs on the same count.
+        torch.set_num_threads(torch_threads(config, self.family))
         self.spec = policy_spec_from(config, self.family)
         self.horizon = int(config["horizon"] or self.family.default_horizon)
         self.seed = int(config["seed"])
@@ -102,6 +105,13 @@ class Algorithm(abc.ABC):
     def close(self) -> None:
         """Release the backend's workers (the run loop calls this at the end of a run)."""
         self.backend.close()
+
+
+def torch_threads(config: dict[str, Any], family: TaskFamily) -> int:
+    """The run's torch intra-op threads: the `threads` key, else the family's own choice,
+    else 1. (MuJoCo families keep torch on 1 thread whatever the key says: their
+    simulator sets it, and their physics threads are `task.nthread`.)"""
+    return int(config.get("threads") or family.torch_threads or 1)
 
 
 def make_family_from(config: dict[str, Any]) -> TaskFamily:

@@ -31,6 +31,12 @@ def _positive(flag: str, value: int | None, allowed: str = "a positive integer")
 
 def _bench(args: argparse.Namespace) -> int:
     from workbench.bench import bench_iteration, bench_rollouts
+    if args.what == "contention":
+        return _bench_contention(args)
+    if args.task is None:
+        raise ValueError(f"bench {args.what} needs --task")
+    if args.iterations != 30:
+        raise ValueError("--iterations applies to bench contention")
     _positive("--threads", args.threads, "a positive number of threads (default: all cores)")
     if args.what == "iteration":
         _positive("--repeats", args.repeats, "a positive number of timed iterations")
@@ -95,9 +101,42 @@ def _bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def _bench_contention(args: argparse.Namespace) -> int:
+    from workbench.bench import bench_contention
+    _positive("--iterations", args.iterations, "a positive number of training iterations")
+    given = [flag for flag, value, default in (
+        ("--rollouts", args.rollouts, None), ("--horizon", args.horizon, None),
+        ("--policy", args.policy, "L"), ("--threads", args.threads, None),
+        ("--loop-rollouts", args.loop_rollouts, 300), ("--repeats", args.repeats, 3),
+        ("--algo", args.algo, "es-maml"), ("--backend", args.backend, None),
+        ("--ray-address", args.ray_address, None)) if value != default]
+    if given:
+        raise ValueError(f"bench contention takes --task, --iterations and --set; got "
+                         f"{', '.join(given)} (it times es-maml locally, before and after "
+                         f"the threads default)")
+    task = args.task or "four-corners"
+    if not args.json:
+        print(f"es-maml on {task}, {args.iterations} training iterations per measurement "
+              f"(demo configuration{', ' + ', '.join(args.set) if args.set else ''})",
+              flush=True)
+    result = bench_contention(task, args.iterations, args.set, progress=not args.json)
+    if not args.json:
+        for variant in ("before", "after"):
+            t = result[f"{variant}_threads"]
+            print(f"  {variant:6s} (torch {t['torch']} thread(s)"
+                  + (f", physics {t['physics']}" if t["physics"] else "") + f"): alone "
+                  f"{result[variant + '_alone_s']:.2f} s, beside a busy core "
+                  f"{result[variant + '_loaded_s']:.2f} s, loaded/alone throughput "
+                  f"{result[variant + '_loaded_over_alone']:.2f}")
+    print(json.dumps(result))
+    return 0
+
+
 def _backend_flags(args: argparse.Namespace) -> dict[str, str]:
-    """`--backend` / `--ray-address`, as config overrides (same as `--set backend=...`)."""
-    flags = {"backend": args.backend, "ray_address": args.ray_address}
+    """`--backend` / `--ray-address` (and `--threads` where the command has it), as config
+    overrides (same as `--set backend=...`)."""
+    flags = {"backend": args.backend, "ray_address": args.ray_address,
+             "threads": getattr(args, "threads", None)}
     return {k: v for k, v in flags.items() if v is not None}
 
 
@@ -106,7 +145,7 @@ def _train(args: argparse.Namespace) -> int:
     if args.resume:
         if args.algo or args.task or args.config or args.seed is not None or args.out:
             raise ValueError("--resume DIR takes only --set (e.g. --set iterations=N), "
-                             "--backend and --ray-address")
+                             "--backend, --ray-address and --threads")
         directory, config = run.resume_config(args.resume, args.set, **_backend_flags(args))
     else:
         missing = [f"--{k}" for k in ("algo", "task", "out") if not getattr(args, k)]
@@ -244,6 +283,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--out", help="run directory to create")
     train.add_argument("--resume", metavar="DIR", help="continue (or extend) the run in DIR")
     train.add_argument("--quiet", action="store_true", help="no progress bar")
+    train.add_argument("--threads", type=int, default=None, metavar="N",
+                       help="torch intra-op threads (default 1; same as --set threads=N)")
     _add_backend_flags(train)
     train.set_defaults(func=_train)
 
@@ -274,24 +315,31 @@ def build_parser() -> argparse.ArgumentParser:
     comp.set_defaults(func=_compare)
 
     bench = sub.add_parser("bench", help="throughput benchmarks, reported as ratios")
-    bench.add_argument("what", choices=["rollouts", "iteration"],
+    bench.add_argument("what", choices=["rollouts", "iteration", "contention"],
                        help="rollouts: engine vs per-rollout loop; iteration: one paper-scale "
-                            "training iteration")
+                            "training iteration; contention: the demo's training alone and "
+                            "beside a busy core, before and after the threads default")
     rl_tasks = sorted(n for n in available() if n != "sine")
-    bench.add_argument("--task", required=True, choices=rl_tasks, metavar="TASK",
-                       help="one of: " + ", ".join(rl_tasks))
+    bench.add_argument("--task", default=None, choices=rl_tasks, metavar="TASK",
+                       help="one of: " + ", ".join(rl_tasks) + " (contention: default "
+                            "four-corners)")
+    bench.add_argument("--iterations", type=int, default=30,
+                       help="for `contention`: training iterations per measurement")
     bench.add_argument("--rollouts", type=int, default=None,
                        help="default: 3000; MuJoCo tasks: 100-300, per robot")
     bench.add_argument("--horizon", type=int, default=None, help="default: the task's")
     bench.add_argument("--policy", default="L", choices=["L", "H", "HH"])
-    bench.add_argument("--threads", type=int, default=None, help="default: all cores")
+    bench.add_argument("--threads", type=int, default=None,
+                       help="rollouts: default all usable cores; iteration: torch threads "
+                            "of the run (default: the run's, 1)")
     bench.add_argument("--loop-rollouts", type=int, default=300,
                        help="how many of the rollouts the per-rollout loop replays")
     bench.add_argument("--algo", default="es-maml", help="for `iteration` (default es-maml)")
     bench.add_argument("--repeats", type=int, default=3,
                        help="for `iteration`: timed iterations, best reported (1: no warm-up)")
     bench.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                       help="for `iteration`: config overrides, e.g. --set policy=L")
+                       help="for `iteration` and `contention`: config overrides, e.g. "
+                            "--set policy=L")
     bench.add_argument("--json", action="store_true", help="print only the JSON line")
     _add_backend_flags(bench, " (iteration: ray times local AND ray in one run)")
     bench.set_defaults(func=_bench)

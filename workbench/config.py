@@ -177,6 +177,15 @@ def unknown_key(values: dict[str, Any], valid: list[str], prefix: str = "") -> N
                              f"{', '.join(prefix + k for k in sorted(valid))})")
 
 
+def usable_cpus() -> int:
+    """CPUs this process may run on: its affinity mask (taskset, cgroups' cpusets), which
+    can be fewer than `os.cpu_count()`, the machine's total."""
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except (AttributeError, OSError):  # no affinity API on this platform
+        return os.cpu_count() or 1
+
+
 def _backends() -> tuple[str, ...]:
     from workbench.backends import BACKENDS
     return tuple(BACKENDS)
@@ -209,6 +218,8 @@ class RunConfig(Section):
     ray_actor_cpus: int = option(1, "CPUs (and physics threads) per Ray actor", low=1)
     budget_rollouts: int = option(0, "stop once this many training rollouts are spent "
                                   "(0: no budget)", low=0)
+    threads: int | None = option(None, "torch intra-op threads (default: 1; MuJoCo physics "
+                                 "threads are separate)", low=1)
 
 
 #: Keys that hold a nested section rather than a value.

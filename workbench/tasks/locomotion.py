@@ -32,7 +32,6 @@ the batch engine; default all cores), `ctrl_cost_weight`; Walker2d and Ant add
 from __future__ import annotations
 
 import math
-import os
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -40,7 +39,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from workbench.config import option, with_defaults
+from workbench.config import option, usable_cpus, with_defaults
 from workbench.tasks.base import TaskFamily, TaskParams
 from workbench.tasks.mujoco_sim import (ANT, ENGINES, HALF_CHEETAH, SWIMMER, WALKER2D,
                                         MujocoSim, Robot)
@@ -50,8 +49,8 @@ from workbench.tasks.mujoco_sim import (ANT, ENGINES, HALF_CHEETAH, SWIMMER, WAL
 class LocomotionParams(TaskParams):
     engine: str = option("batch", "physics engine: batch (mujoco.batch, C threads) or loop",
                          choices=ENGINES)
-    nthread: int | None = option(None, "physics threads of the batch engine (default: all "
-                                 "cores)", low=1)
+    nthread: int | None = option(None, "physics threads of the batch engine (default: the "
+                                 "cores this process may use)", low=1)
     ctrl_cost_weight: float = option(0.0, "weight of the control cost w * |a|^2", low=0.0)
 
 
@@ -98,7 +97,7 @@ class LocomotionFamily(TaskFamily):
 
     @property
     def nthread(self) -> int:
-        return self.params["nthread"] or os.cpu_count() or 1
+        return self.params["nthread"] or usable_cpus()
 
     @property
     def dt(self) -> float:
