@@ -451,9 +451,9 @@ def _contention_child() -> None:
         for i in range(job["iterations"]):
             runner.train_iteration(i)
         elapsed = time.perf_counter() - start
-        nthread = getattr(runner.family, "nthread", None)
-        if nthread is not None and runner.family.params.get("engine") != "batch":
-            nthread = 1
+        nthread = None  # physics threads: MuJoCo families only
+        if runner.family.simulator == "mujoco":
+            nthread = runner.family.nthread if runner.family.params["engine"] == "batch" else 1
         print(json.dumps({"seconds": elapsed, "torch_threads": torch.get_num_threads(),
                           "nthread": nthread}))
     finally:
