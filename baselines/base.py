@@ -27,7 +27,7 @@ from torch import Tensor
 
 from baselines import surrogates
 from baselines.advantages import BASELINES, Processed, process
-from baselines.sampler import Batch, distribution, gaussian_kl, log_prob, sample
+from baselines.sampler import Batch, concat, distribution, gaussian_kl, log_prob
 from workbench.algorithm import Algorithm, EvalResult, IterationResult, one_per_task
 from workbench.config import Section, option
 from workbench.normalization import Normalizer
@@ -140,6 +140,13 @@ class PGMAML(Algorithm):
                                 generator=torch.Generator().manual_seed(self.seed))
         self.theta = policy.flat().detach().to(DTYPE).clone()
         self.adam = Adam(self.theta)
+        # rollouts in this process, or split by tasks over the backend's workers
+        self.sampler = self.backend.sampler("baselines.sampler:sample", concat, self.spec,
+                                            self.family, self.horizon, self.K, DTYPE,
+                                            self.config["task"])
+
+    def backend_counters(self) -> dict[str, float]:
+        return self.sampler.counters()
 
     # -- pieces the algorithms use ---------------------------------------------------------
     @property
@@ -161,9 +168,8 @@ class PGMAML(Algorithm):
         return batch.positions
 
     def _sample(self, params: Tensor, tasks: Tensor, seed: int, record: bool = False) -> Batch:
-        seeds = derive_many(seed, torch.arange(len(tasks) * self.K))
-        return sample(self.spec, self.family, params, tasks, self.K, self.horizon, seeds,
-                      self.normalizer, record=record, dtype=DTYPE)
+        # rollout j's seed is derive_many(seed, j)
+        return self.sampler(params, tasks, seed, self.normalizer, record=record)
 
     def collect(self, tasks: Tensor, seed: int) -> tuple[list[Step], Step, Tensor]:
         """Pre-update phases (one per inner step), the post-update phase, adapted params."""

@@ -92,6 +92,7 @@ class DiCEConfig(PGConfig):
 
 class DiCE(PGMAML):
     name = "dice"
+    backends = ("local", "ray")
     INNER_LOSS = "dice"
     Config = DiCEConfig
 

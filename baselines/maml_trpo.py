@@ -50,6 +50,7 @@ class MAMLTRPOConfig(PGConfig):
 
 class MAMLTRPO(PGMAML):
     name = "maml-trpo"
+    backends = ("local", "ray")
     Config = MAMLTRPOConfig
 
     def loss_and_kl(self, steps: list[Step], post: Step):

@@ -54,6 +54,7 @@ class ProMPConfig(PGConfig):
 
 class ProMP(PGMAML):
     name = "promp"
+    backends = ("local", "ray")
     INNER_LOSS = "lvc"
     Config = ProMPConfig
 

@@ -29,7 +29,7 @@ import torch
 from torch import Tensor
 
 from workbench import rollout, seeding
-from workbench.normalization import Normalizer
+from workbench.normalization import Normalizer, chunk_stats, fold
 from workbench.policies import PolicySpec
 from workbench.rollout import check_fit, check_horizon, input_transform
 from workbench.tasks.base import TaskFamily
@@ -152,13 +152,15 @@ def standard_normal(seeds: Tensor, n: int, dtype: torch.dtype) -> Tensor:
 @torch.no_grad()
 def sample(spec: PolicySpec, family: TaskFamily, params: Tensor, tasks: Tensor, K: int,
            horizon: int, seeds: Tensor, normalizer: Normalizer | None = None,
-           record: bool = False, dtype: torch.dtype = torch.float32) -> Batch:
+           record: bool = False, dtype: torch.dtype = torch.float32,
+           stop_when_done: bool = True) -> Batch:
     """K stochastic rollouts of `params[i]` on `tasks[i]` for every i, all in lockstep.
 
     `seeds [n K]` (task-major) drive each rollout's reset and action noise. The normaliser
     (if any) is read, not updated: the caller merges `Batch.obs_stats` afterwards. The loop
     is the ES engine's (`workbench.rollout.lockstep`), so returns, lengths and the
-    observation statistics are accumulated as `evaluate` does.
+    observation statistics are accumulated as `evaluate` does. `stop_when_done=False`
+    (remote slices, see `concat`) steps on to `horizon` after every rollout is done.
     """
     check_horizon(horizon)
     check_fit(spec, family)
@@ -192,10 +194,49 @@ def sample(spec: PolicySpec, family: TaskFamily, params: Tensor, tasks: Tensor, 
 
     out = rollout.lockstep(family.make_sim(tasks.repeat_interleave(K), dtype), act, horizon,
                            (obs_mean, obs_inv_std), seeding.derive_many(seeds, RESET),
-                           record, trace=("obs", "actions", "mask", "rewards", "dones"))
+                           record, trace=("obs", "actions", "mask", "rewards", "dones"),
+                           stop_when_done=stop_when_done)
     tr = out.trace
     return Batch(obs=tr["obs"], actions=tr["actions"], rewards=tr["rewards"],
                  logp=tr["logp"] * tr["mask"], means=tr["means"], log_std=log_std.clone(),
                  mask=tr["mask"], dones=tr["dones"], tasks=tasks, K=K, obs_mean=obs_mean,
                  obs_inv_std=obs_inv_std, obs_stats=out.obs_stats, returns=out.returns,
                  positions=out.positions)
+
+
+def concat(batches: list[Batch]) -> Batch:
+    """One batch from consecutive task slices sampled apart (the Ray backend), bitwise the
+    batch one `sample` call over all the tasks returns.
+
+    The slices must have been sampled with `stop_when_done=False`: one process stops when
+    its last rollout is done, so the whole batch has `max(lengths)` steps, which a slice
+    alone cannot know; the concatenation is cut there. The observation statistics are
+    summed again from the observations and the mask, per rollout over time and then in
+    chunks of rows aligned to row 0, exactly as `lockstep` sums them, so they do not depend
+    on where the slices were cut.
+    """
+    if len(batches) == 1 and batches[0].T == int(batches[0].lengths.max()):
+        return batches[0]
+    K = batches[0].K
+    mask = torch.cat([b.mask for b in batches], 1)
+    lengths = mask.sum(0).to(torch.int64)
+    T = int(lengths.max())
+
+    def steps(name: str) -> Tensor:
+        return torch.cat([getattr(b, name)[:T] for b in batches], 1)
+
+    mask, obs = mask[:T], steps("obs")
+    s1 = torch.zeros(obs.shape[1], obs.shape[2], dtype=torch.float64)
+    s2 = torch.zeros_like(s1)
+    for t in range(T):
+        seen = torch.where(mask[t].bool().unsqueeze(1), obs[t].to(torch.float64), 0.0)
+        s1 += seen
+        s2 += seen * seen
+    per_row = torch.cat([lengths.to(torch.float64).unsqueeze(1), s1, s2], 1)
+    return Batch(obs=obs, actions=steps("actions"), rewards=steps("rewards"),
+                 logp=steps("logp"), means=steps("means"),
+                 log_std=torch.cat([b.log_std for b in batches]), mask=mask,
+                 dones=steps("dones"), tasks=torch.cat([b.tasks for b in batches]), K=K,
+                 obs_mean=batches[0].obs_mean, obs_inv_std=batches[0].obs_inv_std,
+                 obs_stats=fold(chunk_stats(per_row)),
+                 returns=torch.cat([b.returns for b in batches]))

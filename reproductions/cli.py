@@ -20,8 +20,8 @@ def register(sub) -> None:
                         "reduced MuJoCo budget")
     p.add_argument("--seeds", type=int, default=None, help="default: the scale's")
     p.add_argument("--backend", default="local",
-                   help="local (default) or ray: ES-MAML runs' rollouts on Ray actors "
-                        "(PG-MAML runs stay local); see docs/distributed.md")
+                   help="local (default) or ray: every run's rollouts on Ray actors "
+                        "(ES-MAML and PG-MAML alike); see docs/distributed.md")
     p.add_argument("--jobs", type=int, default=1,
                    help="runs trained in parallel, each in its own one-thread process")
     p.add_argument("--panel", action="append", default=None, metavar="NAME",

@@ -70,9 +70,9 @@ def test_es_engine_and_pg_sampler_both_run_the_one_loop(monkeypatch):
     calls = []
     loop = rollout.lockstep
 
-    def spy(sim, policy, horizon, transform, seeds=None, positions=False, trace=()):
+    def spy(sim, policy, horizon, transform, seeds=None, positions=False, trace=(), **kw):
         calls.append(tuple(trace))
-        return loop(sim, policy, horizon, transform, seeds, positions, trace)
+        return loop(sim, policy, horizon, transform, seeds, positions, trace, **kw)
 
     monkeypatch.setattr(rollout, "lockstep", spy)
     family = make_family("cartpole-biased")
@@ -161,3 +161,30 @@ def test_sampler_equals_a_scalar_loop(name):
     assert ended_early, "the test should cover rollouts that end early"
     torch.testing.assert_close(batch.obs_stats, stats_of(torch.tensor(seen, dtype=dtype)),
                                rtol=1e-9, atol=1e-9)
+
+
+def test_a_batch_sampled_in_task_slices_concatenates_to_the_whole_batch():
+    # cartpole-biased ends episodes early, so the whole batch stops before the horizon while
+    # the slices (sampled as a Ray worker does, without stopping) run on: the concatenation
+    # is cut where one process stops, and every field, obs_stats included, matches bitwise.
+    import dataclasses
+    from baselines.sampler import concat
+    from workbench.normalization import Normalizer
+    family = make_family("cartpole-biased")
+    spec = PolicySpec.from_name("H", family.obs_dim, family.act_dim, width=8)
+    params = gaussian_params(spec, 5, 1.0)
+    tasks, seeds = family.train_ids[:5], torch.arange(100, 115)
+    norm = Normalizer(family.obs_dim)
+    norm.update(torch.cat([torch.tensor([4.0]), torch.ones(family.obs_dim),
+                           3 * torch.ones(family.obs_dim)]).double())
+    whole = sample(spec, family, params, tasks, 3, 80, seeds, norm)
+    assert whole.T < 80, "the test needs episodes that end before the horizon"
+    for bounds in [[(0, 2), (2, 5)], [(0, 1), (1, 4), (4, 5)]]:
+        parts = [sample(spec, family, params[a:b], tasks[a:b], 3, 80, seeds[3 * a:3 * b], norm,
+                        stop_when_done=False) for a, b in bounds]
+        assert all(p.T == 80 for p in parts)
+        joined = concat(parts)
+        for f in dataclasses.fields(whole):
+            x, y = getattr(whole, f.name), getattr(joined, f.name)
+            if isinstance(x, torch.Tensor):
+                assert x.shape == y.shape and torch.equal(x, y), f.name

@@ -29,11 +29,17 @@ pytestmark = pytest.mark.slow
 
 ray = pytest.importorskip("ray", reason=f"ray is not installed: {RAY_INSTALL_HINT}")
 
-from workbench.backends.ray_backend import RayObjective, split_rows  # noqa: E402
+from workbench.backends.ray_backend import (  # noqa: E402
+    RayObjective, RaySampler, split_rows, split_tasks)
 
 # RAY_SMOKE (tests/conftest.py): 96 points (2 chunks) and 480 queries per phase, so every
 # phase has work for both actors.
 RESTARTS = "ray/actor_restarts"
+# PG-MAML: 4 tasks per meta-batch (two per actor), test evaluations every other iteration;
+# with the normaliser on, so that its statistics are part of what must match.
+PG_SMOKE = ["meta_batch=4", "K=2", "eval_every=2", "eval_adaptations=3", "checkpoint_every=2",
+            "state_normalization=true"]
+PG_TASKS = {"nav2d": [], "halfcheetah-fb": ["meta_batch=2", "horizon=10"]}
 
 
 @pytest.fixture(scope="module")
@@ -44,10 +50,12 @@ def cluster():
     ray.shutdown()
 
 
-def train(out: Path, backend: str, *sets: str, iterations: int = 3) -> list[dict]:
-    args = ["train", "--algo", "es-maml", "--task", "four-corners", "--out", str(out),
+def train(out: Path, backend: str, *sets: str, iterations: int = 3, algo: str = "es-maml",
+          task: str = "four-corners") -> list[dict]:
+    smoke = RAY_SMOKE if algo == "es-maml" else [*PG_SMOKE, *PG_TASKS[task]]
+    args = ["train", "--algo", algo, "--task", task, "--out", str(out),
             "--seed", "3", "--quiet", "--backend", backend,
-            *set_args([*RAY_SMOKE, f"iterations={iterations}", *sets])]
+            *set_args([*smoke, f"iterations={iterations}", *sets])]
     assert main(args) == 0
     return runmod.RunDir(out).read_metrics()
 
@@ -151,7 +159,7 @@ def test_sigint_on_ray_checkpoints_stops_and_frees_the_actors(cluster, tmp_path)
         time.sleep(0.05)
     proc.send_signal(signal.SIGINT)
     stdout, stderr = proc.communicate(timeout=120)
-    assert proc.returncode == 0, stderr
+    assert proc.returncode == 130, stderr  # an interrupted train exits 130, as reproduce does
     assert "interrupted after iteration" in stdout
     done = len(runmod.RunDir(out).read_metrics())
     assert (out / "checkpoints" / f"iter_{done:06d}.pt").is_file()
@@ -171,6 +179,89 @@ def test_bench_iteration_times_both_backends_in_one_run(cluster, capsys):
     assert 0 < result["ray_bytes_sent_per_iteration"] < result["ray_bytes_if_rows_per_iteration"]
 
 
+@pytest.mark.parametrize("task", sorted(PG_TASKS))
+@pytest.mark.parametrize("algo", ["maml-trpo", "promp", "dice"])
+def test_pg_maml_on_ray_gives_the_local_numbers(cluster, tmp_path, algo, task, slice_log):
+    local = train(tmp_path / "local", "local", algo=algo, task=task)
+    remote = train(tmp_path / "ray", "ray", algo=algo, task=task)
+    assert numbers(remote) == numbers(local)
+    assert [m[RESTARTS] for m in remote] == [0, 0, 0]
+    a, b = final_state(tmp_path / "local"), final_state(tmp_path / "ray")
+    assert torch.equal(a["theta"], b["theta"])
+    assert torch.equal(a["normalizer"]["stats"], b["normalizer"]["stats"])
+    assert a["normalizer"]["stats"][0] > 0, "the normaliser should have seen observations"
+    assert max(slice_log) == 2, "meta-batches should have been split over both actors"
+    assert wait_for_free_cpus() == 2.0, "the run's actors must be gone when it ends"
+
+
+def test_pg_maml_killed_actor_is_replaced_and_the_run_keeps_its_numbers(cluster, tmp_path,
+                                                                          monkeypatch):
+    local = train(tmp_path / "local", "local", algo="promp", task="nav2d", iterations=4)
+    killed = []
+
+    def kill_one(objective, slots):
+        # iteration 1's pre-adaptation phase (iteration 0 sampled pre, post and the test
+        # evaluation's pre and post), mid-phase
+        if isinstance(objective, RaySampler) and objective.calls == 4 and not killed:
+            victim = slots[0]
+            os.kill(victim.pid, signal.SIGKILL)
+            killed.append(victim.pid)
+
+    monkeypatch.setattr(RayObjective, "after_submit", kill_one)
+    remote = train(tmp_path / "ray", "ray", algo="promp", task="nav2d", iterations=4)
+    assert killed, "the hook should have killed an actor"
+    assert numbers(remote) == numbers(local)
+    assert [m[RESTARTS] for m in remote] == [0, 1, 1, 1]
+    assert torch.equal(final_state(tmp_path / "local")["theta"],
+                       final_state(tmp_path / "ray")["theta"])
+    assert wait_for_free_cpus() == 2.0
+
+
+def test_pg_maml_resume_on_ray_equals_an_uninterrupted_local_run(cluster, tmp_path):
+    straight = train(tmp_path / "straight", "local", algo="maml-trpo", task="nav2d",
+                     iterations=4)
+    train(tmp_path / "resumed", "ray", algo="maml-trpo", task="nav2d", iterations=2)
+    assert main(["train", "--resume", str(tmp_path / "resumed"), "--set", "iterations=4",
+                 "--quiet"]) == 0
+    resumed = runmod.RunDir(tmp_path / "resumed").read_metrics()
+    assert numbers(resumed) == numbers(straight)
+    assert torch.equal(final_state(tmp_path / "straight")["theta"],
+                       final_state(tmp_path / "resumed")["theta"])
+
+
+def test_pg_bench_iteration_times_both_backends_in_one_run(cluster, capsys):
+    assert main(["bench", "iteration", "--algo", "maml-trpo", "--task", "nav2d", "--backend",
+                 "ray", "--repeats", "1", "--json", *set_args(PG_SMOKE[:2])]) == 0
+    result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert result["algo"] == "maml-trpo" and result["ray_actors"] == 2
+    assert result["same_numbers"] is True
+    assert 0 < result["ray_bytes_sent_per_iteration"] < result["ray_bytes_if_rows_per_iteration"]
+
+
+def test_compare_on_ray_runs_both_sides_there_with_the_local_numbers(cluster, tmp_path):
+    from tests.test_compare import compare_args, csv_without_wall_time
+    from workbench import config as cfg
+    args = compare_args(tmp_path / "local", algos="es-maml,maml-trpo", budget=200,
+                        sets=["eval_every=2"])
+    assert main([*args, "--quiet"]) == 0
+    args = compare_args(tmp_path / "ray", algos="es-maml,maml-trpo", budget=200,
+                        sets=["eval_every=2"])
+    assert main([*args, "--quiet", "--backend", "ray"]) == 0
+    for algo in ("es-maml", "maml-trpo"):
+        assert cfg.load(tmp_path / "ray" / algo / "seed0" / "config.yaml")["backend"] == "ray"
+    assert csv_without_wall_time(tmp_path / "ray" / "compare.csv") == \
+        csv_without_wall_time(tmp_path / "local" / "compare.csv")
+
+
+def test_split_tasks_covers_every_task_in_order():
+    for n, parts in [(1, 2), (2, 2), (5, 2), (40, 3), (3, 16)]:
+        bounds = split_tasks(n, parts)
+        assert bounds[0][0] == 0 and bounds[-1][1] == n
+        assert all(a < b for a, b in bounds)
+        assert all(b == c for (_, b), (c, _) in zip(bounds, bounds[1:]))
+        assert len(bounds) == min(parts, n)
+
+
 def test_split_rows_is_chunk_aligned_and_covers_every_row():
     from workbench.normalization import STATS_CHUNK
     for n, parts in [(1, 2), (64, 2), (65, 2), (6600, 2), (6600, 7), (300, 16)]:
@@ -184,11 +275,10 @@ def test_split_rows_is_chunk_aligned_and_covers_every_row():
 def test_backend_errors_are_one_line_and_name_the_fix(tmp_path, capsys, monkeypatch):
     assert main(["train", "--algo", "es-maml", "--task", "four-corners", "--out",
                  str(tmp_path / "a"), "--backend", "dask"]) == 2
-    assert "unknown backend 'dask'; valid: local, ray" in capsys.readouterr().err
+    assert "must be one of local, ray; got 'dask'" in capsys.readouterr().err
     assert not (tmp_path / "a").exists()
-    assert main(["train", "--algo", "promp", "--task", "nav2d", "--out",
-                 str(tmp_path / "b"), "--backend", "ray"]) == 2
-    assert "backend 'ray' is not available for promp" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="backend 'ray' is not available for x"):
+        make_backend({"backend": "ray"}, ("local",), "x")
     real = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec",
                         lambda name, *a: None if name == "ray" else real(name, *a))

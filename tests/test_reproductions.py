@@ -188,10 +188,10 @@ def test_not_worse_at_least_at_most_and_overall():
 
 @pytest.mark.slow
 def test_reproduce_on_ray_gives_the_local_numbers(tmp_path, smoke):
-    # ES-MAML runs go to Ray actors; PG-MAML runs (no Ray support) stay local.
+    # ES-MAML and PG-MAML runs alike go to Ray actors, with the local numbers.
     pytest.importorskip("ray")
     runner.reproduce("a4", "smoke", tmp_path, backend="ray", progress=False)
-    for run, backend in (("es", "ray"), ("pg", "local")):
+    for run, backend in (("es", "ray"), ("pg", "ray")):
         path = tmp_path / "runs" / "a4" / "smoke" / run / "seed0"
         assert cfg.load(path / "config.yaml")["backend"] == backend
         strip = lambda p: [{k: v for k, v in json.loads(line).items()

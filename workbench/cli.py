@@ -205,8 +205,9 @@ def _compare(args: argparse.Namespace) -> int:
     from workbench.compare import compare
     algos = [a.strip() for a in args.algos.split(",") if a.strip()]
     try:
+        sets = [*args.set, *(f"{k}={v}" for k, v in _backend_flags(args).items())]
         result = compare(args.task, algos, args.seeds, args.budget_rollouts, args.out,
-                         args.set, jobs=args.jobs, progress=not args.quiet)
+                         sets, jobs=args.jobs, progress=not args.quiet)
     except KeyboardInterrupt:  # between runs, before the runner took over the signal
         result = {"interrupted": True}
     if result["interrupted"]:
@@ -312,6 +313,7 @@ def build_parser() -> argparse.ArgumentParser:
     comp.add_argument("--jobs", type=int, default=1,
                       help="runs trained in parallel, each in its own one-thread process")
     comp.add_argument("--quiet", action="store_true", help="no progress display")
+    _add_backend_flags(comp, " for every run, ES-MAML and PG-MAML alike")
     comp.set_defaults(func=_compare)
 
     bench = sub.add_parser("bench", help="throughput benchmarks, reported as ratios")

@@ -79,13 +79,17 @@ def input_transform(normalizer: Normalizer | None, obs_dim: int,
 
 def lockstep(sim: BatchedSim, policy: StepPolicy, horizon: int,
              transform: tuple[Tensor, Tensor], seeds: Tensor | None = None,
-             positions: bool = False, trace: Iterable[str] = ()) -> Rollouts:
+             positions: bool = False, trace: Iterable[str] = (),
+             stop_when_done: bool = True) -> Rollouts:
     """Run every environment of `sim` for up to `horizon` steps, one `policy` call a step.
 
     `seeds [N]` drive the reset noise (`sim.reset`); `transform = (mean, inv_std)` maps raw
     observations to policy inputs. `positions` records `sim.position()` before the first
     step and after each; `trace` names what to stack per step out of `TRACEABLE`, to which
-    the policy's extras (if it returns any) are added.
+    the policy's extras (if it returns any) are added. With `stop_when_done` False the loop
+    runs all `horizon` steps even after every environment is done (masked steps change no
+    result; a Ray worker uses it so that its slice's trace covers every step the whole
+    batch may take).
     """
     check_horizon(horizon)
     trace = tuple(trace)
@@ -140,7 +144,7 @@ def lockstep(sim: BatchedSim, policy: StepPolicy, horizon: int,
         if done.any():
             alive = alive & ~done
             all_alive = False
-            if not alive.any():
+            if stop_when_done and not alive.any():
                 break
     # A rollout saw one observation per step it was alive for: its length.
     chunks = chunk_stats(torch.cat([lengths.to(torch.float64).unsqueeze(1), s1, s2], 1))

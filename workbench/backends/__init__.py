@@ -13,11 +13,18 @@ closes it at the end.
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
-from typing import Any
+from typing import Any, Callable
 
+import torch
+from torch import Tensor
+
+from workbench.normalization import Normalizer
 from workbench.objective import Objective
+from workbench.policies import PolicySpec
 from workbench.registry import Registry
+from workbench.seeding import derive_many
 
 #: Backend name -> `module:Class`.
 BACKENDS = Registry("backend", "workbench.backends", {
@@ -42,6 +49,17 @@ class Backend:
         which a remote worker rebuilds the same task family."""
         return objective
 
+    def sampler(self, fn: str, merge: Callable[[list[Any]], Any], spec: PolicySpec,
+                family: Any, horizon: int, K: int, dtype: torch.dtype,
+                task: dict[str, Any]) -> "Sampler":
+        """A trajectory sampler for the policy-gradient baselines: `fn` names (as
+        `module:function`, so that workbench never imports the baselines) a function
+        `fn(spec, family, params [n, P], tasks [n], K, horizon, seeds [n K], normalizer,
+        record=..., dtype=..., stop_when_done=...)`; `merge` joins the results of
+        consecutive task slices into the one result of all tasks (used where the tasks are
+        split over workers). Locally: one call in this process."""
+        return Sampler(fn, spec, family, horizon, K, dtype)
+
     def drain_events(self) -> list[tuple[str | None, str]]:
         """Events since the last call (e.g. a worker lost and replaced): `(counter key or
         None, text)`; an event with a key adds 1 to that counter."""
@@ -51,14 +69,40 @@ class Backend:
         """Release workers and connections."""
 
 
+def resolve(name: str) -> Callable[..., Any]:
+    """`module:function` -> the function."""
+    module, _, attr = name.partition(":")
+    return getattr(importlib.import_module(module), attr)
+
+
+class Sampler:
+    """K stochastic rollouts of each task's own parameters, seeded from one int: rollout j
+    (task-major, `n K` in all) gets seed `derive_many(seed, j)`. Runs in this process."""
+
+    def __init__(self, fn: str, spec: PolicySpec, family: Any, horizon: int, K: int,
+                 dtype: torch.dtype) -> None:
+        self.fn, self.spec, self.family = fn, spec, family
+        self.horizon, self.K, self.dtype = horizon, K, dtype
+        self._fn = resolve(fn)
+
+    def __call__(self, params: Tensor, tasks: Tensor, seed: int,
+                 normalizer: Normalizer | None = None, record: bool = False) -> Any:
+        seeds = derive_many(seed, torch.arange(len(tasks) * self.K))
+        return self._fn(self.spec, self.family, params, tasks, self.K, self.horizon, seeds,
+                        normalizer, record=record, dtype=self.dtype)
+
+    def counters(self) -> dict[str, float]:
+        """Cumulative diagnostics (bytes, seconds, actors); none locally."""
+        return {}
+
+
 def check_backend(name: Any, supported: tuple[str, ...] | None = None,
                   algo: str | None = None) -> str:
     """`name` if it is a backend this algorithm supports, else a one-line ValueError."""
     BACKENDS.check(name)
     if supported is not None and name not in supported:
         raise ValueError(f"backend {name!r} is not available for {algo or 'this algorithm'} "
-                         f"(it runs on: {', '.join(supported)}); the ray backend "
-                         f"distributes ES-MAML's rollouts only")
+                         f"(it runs on: {', '.join(supported)})")
     if name == "ray" and importlib.util.find_spec("ray") is None:
         raise ValueError(f"backend 'ray' needs Ray, which is not installed: "
                          f"{RAY_INSTALL_HINT}")
@@ -78,4 +122,4 @@ def make_backend(config: dict[str, Any], supported: tuple[str, ...] | None = Non
                        actor_cpus=int(config.get("ray_actor_cpus") or 1))
 
 
-__all__ = ["BACKENDS", "Backend", "check_backend", "make_backend"]
+__all__ = ["BACKENDS", "Backend", "Sampler", "check_backend", "make_backend", "resolve"]

@@ -33,9 +33,9 @@ from typing import Any, Callable, ClassVar
 import torch
 from torch import Tensor
 
-from workbench.backends import Backend
-from workbench.backends.worker import Job, RolloutWorker, SliceResult
-from workbench.normalization import STATS_CHUNK, fold
+from workbench.backends import Backend, Sampler
+from workbench.backends.worker import Job, RolloutWorker, SampleJob, SliceResult
+from workbench.normalization import STATS_CHUNK, Normalizer, fold
 from workbench.objective import Evaluation, Objective, RolloutObjective
 from workbench.points import recipe_of
 
@@ -120,6 +120,13 @@ class RayBackend(Backend):
                            f"its objective runs on the driver")
             return objective
         remote = RayObjective(self, objective, task)
+        self._objectives.append(remote)
+        return remote
+
+    def sampler(self, fn: str, merge: Callable[[list[Any]], Any], spec: Any, family: Any,
+                horizon: int, K: int, dtype: torch.dtype, task: dict[str, Any]) -> Sampler:
+        local = Sampler(fn, spec, family, horizon, K, dtype)
+        remote = RaySampler(self, local, merge, task)
         self._objectives.append(remote)
         return remote
 
@@ -337,3 +344,51 @@ class RayObjective(Objective):
             except Exception:  # noqa: BLE001 - already gone, or Ray already shut down
                 pass
         self.live, self.starting = [], []
+
+
+def split_tasks(n: int, parts: int) -> list[tuple[int, int]]:
+    """`[0, n)` as at most `parts` contiguous, non-empty slices, as even as possible."""
+    parts = max(1, min(parts, n))
+    bounds = [i * n // parts for i in range(parts + 1)]
+    return [(a, b) for a, b in zip(bounds, bounds[1:]) if a < b]
+
+
+class RaySampler(RayObjective):
+    """The PG baselines' trajectory sampler on the actor pool of `RayObjective` (same
+    actors, same fault handling): the tasks are cut into one contiguous slice per live
+    actor; each actor gets its slice's per-task parameters and task ids, K, the call's one
+    seed with the slice's first rollout index, and the normaliser's statistics, and returns
+    its whole trajectory batch; `merge` (the sampler's `concat`) joins the slices into the
+    batch one local call gives, bit for bit."""
+
+    def __init__(self, backend: RayBackend, local: Sampler, merge: Callable[[list[Any]], Any],
+                 task: dict[str, Any]) -> None:
+        super().__init__(backend, RolloutObjective(local.spec, local.family, local.horizon,
+                                                   dtype=local.dtype), task)
+        self.sampler, self.merge = local, merge
+
+    def __call__(self, params: Tensor, tasks: Tensor, seed: int,  # type: ignore[override]
+                 normalizer: Any = None, record: bool = False) -> Any:
+        if record:  # recorded positions (exploration pictures) come from the driver
+            return self.sampler(params, tasks, seed, normalizer, record=True)
+        tasks = torch.as_tensor(tasks, dtype=torch.int64).reshape(-1)
+        params = params.detach()
+        K = self.sampler.K
+        self._ensure_pool()
+        norm = (normalizer if normalizer is not None
+                else Normalizer(self.family.obs_dim, enabled=False)).state_dict()
+        bounds = split_tasks(len(tasks), len(self.live))
+        jobs = [SampleJob(self.sampler.fn, params[a:b].clone(), tasks[a:b].clone(), K,
+                          int(seed), a * K, norm) for a, b in bounds]
+        start = time.perf_counter()
+        results = self._run(jobs, bounds)
+        elapsed = time.perf_counter() - start
+        self.timing["phase_s"] += elapsed
+        self.timing["actor_s"] += sum(r.seconds for r in results)
+        self.timing["actor_cpu_s"] += sum(r.cpu_seconds for r in results)
+        self.timing["actor_capacity_s"] += elapsed * len(self.live)
+        self.calls += 1
+        self.traffic["sent"] += sum(j.nbytes() for j in jobs)
+        self.traffic["received"] += sum(r.nbytes() for r in results)
+        self.traffic["dense"] += sum(j.nbytes(dense=True) for j in jobs)
+        return self.merge([r.batch for r in results])

@@ -11,6 +11,12 @@ Per phase the driver sends a `Job`: a recipe for the slice's parameter vectors
 rows where they depend on earlier results), the slice's task ids and rollout seeds, and the
 normaliser's statistics. The worker returns a `SliceResult`: returns, env steps and the
 observation statistics of its whole chunks (`normalization.chunk_stats`).
+
+For the policy-gradient baselines the driver sends a `SampleJob` instead: the sampler's
+`module:function` name, the slice's per-task parameter vectors and task ids, K, the one
+int all rollout seeds derive from with the slice's first rollout index, and the
+normaliser's statistics; the worker returns the sampler's whole trajectory batch
+(`SampleResult`), which the driver concatenates.
 """
 
 from __future__ import annotations
@@ -24,10 +30,12 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from workbench.backends import resolve
 from workbench.normalization import Normalizer
 from workbench.points import Points
 from workbench.policies import PolicySpec
 from workbench.rollout import evaluate
+from workbench.seeding import derive_many
 from workbench.tasks import family_class, make_family
 
 
@@ -56,6 +64,35 @@ class SliceResult:
     def nbytes(self) -> int:
         return (self.values.numel() * self.values.element_size()
                 + self.obs_chunks.numel() * 8 + 8)
+
+
+@dataclass
+class SampleJob:
+    fn: str  # the sampler, `module:function` (workbench.backends.resolve)
+    params: Tensor  # [r, P] the slice's per-task parameter vectors
+    tasks: Tensor  # [r] int64
+    K: int  # rollouts per task
+    seed: int  # rollout j of the whole call has seed derive_many(seed, j)
+    offset: int  # index of the slice's first rollout in the whole call
+    normalizer: dict[str, Any]
+
+    def nbytes(self, dense: bool = False) -> int:
+        """Tensor payload bytes; with `dense`, what one seed per rollout would cost."""
+        seeds = 8 * len(self.tasks) * self.K if dense else 16
+        return (self.params.numel() * self.params.element_size() + 8 * len(self.tasks)
+                + seeds + self.normalizer["stats"].numel() * 8)
+
+
+@dataclass
+class SampleResult:
+    batch: Any  # what the sampler returned (a dataclass of tensors)
+    seconds: float = 0.0
+    cpu_seconds: float = 0.0
+    env_steps: int = 0
+
+    def nbytes(self) -> int:
+        return sum(v.numel() * v.element_size() for v in vars(self.batch).values()
+                   if isinstance(v, Tensor))
 
 
 def worker_family(task: dict[str, Any], threads: int):
@@ -88,10 +125,25 @@ class RolloutWorker:
         return where
 
     @torch.no_grad()
-    def evaluate(self, job: Job) -> SliceResult:
+    def evaluate(self, job: Job | SampleJob) -> SliceResult | SampleResult:
+        if isinstance(job, SampleJob):
+            return self.sample(job)
         start, cpu = time.perf_counter(), time.process_time()
         self.normalizer.load_state_dict(job.normalizer)
         out = evaluate(self.spec, self.family, job.points.materialize(), job.tasks,
                        self.horizon, self.normalizer, seeds=job.seeds, dtype=self.dtype)
         return SliceResult(out.returns, out.env_steps, out.obs_chunks,
                            time.perf_counter() - start, time.process_time() - cpu)
+
+    @torch.no_grad()
+    def sample(self, job: SampleJob) -> SampleResult:
+        start, cpu = time.perf_counter(), time.process_time()
+        self.normalizer.load_state_dict(job.normalizer)
+        seeds = derive_many(job.seed, torch.arange(job.offset,
+                                                   job.offset + len(job.tasks) * job.K))
+        # every step up to the horizon: the driver cuts the whole batch where one process
+        # would have stopped (when the last rollout of ALL slices is done)
+        batch = resolve(job.fn)(self.spec, self.family, job.params, job.tasks, job.K,
+                                self.horizon, seeds, self.normalizer, dtype=self.dtype,
+                                stop_when_done=False)
+        return SampleResult(batch, time.perf_counter() - start, time.process_time() - cpu)
