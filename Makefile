@@ -20,8 +20,9 @@ $(STAMP): setup.cfg pyproject.toml constraints.txt | $(BIN)/python
 test: install
 	$(BIN)/python -m pytest -q
 
-# About 3 minutes on 2 cores: hill-climbing ES-MAML with a one-hidden-layer policy learns
-# Four Corners (docs/design.md §9: about -75 after 400 iterations; the zero policy scores -400).
+# About 2-3 minutes on 2 cores: hill-climbing ES-MAML with a one-hidden-layer ReLU policy learns
+# Four Corners (measured at commit 30272f2: test return -390 before adaptation, -129 after, in
+# 134 s; the zero policy scores -400, the best task-blind policy about -310).
 demo: install
 	$(BIN)/workbench train --algo es-maml --task four-corners --set adaptation=hc \
 		--set policy=H --set K=20 --set iterations=400 --set eval_every=50 \
