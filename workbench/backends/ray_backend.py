@@ -205,6 +205,13 @@ class RayObjective(Objective):
         bounds = split_rows(n, len(self.live))
         jobs = [Job(recipe.slice(a, b), tasks[a:b].clone(), seeds[a:b].clone(), norm)
                 for a, b in bounds]
+        results = self._dispatch(jobs, bounds)
+        values = torch.cat([r.values for r in results]).to(torch.float64)
+        chunks = torch.cat([r.obs_chunks for r in results])
+        return Evaluation(values, n, sum(r.env_steps for r in results), fold(chunks))
+
+    def _dispatch(self, jobs: list, bounds: list[tuple[int, int]]) -> list:
+        """Run one phase's slices (`_run`) and count its seconds and bytes."""
         start = time.perf_counter()
         results = self._run(jobs, bounds)
         elapsed = time.perf_counter() - start
@@ -216,9 +223,7 @@ class RayObjective(Objective):
         self.traffic["sent"] += sum(j.nbytes() for j in jobs)
         self.traffic["received"] += sum(r.nbytes() for r in results)
         self.traffic["dense"] += sum(j.nbytes(dense=True) for j in jobs)
-        values = torch.cat([r.values for r in results]).to(torch.float64)
-        chunks = torch.cat([r.obs_chunks for r in results])
-        return Evaluation(values, n, sum(r.env_steps for r in results), fold(chunks))
+        return results
 
     def _run(self, jobs: list[Job], bounds: list[tuple[int, int]]) -> list[SliceResult]:
         import ray
@@ -380,15 +385,5 @@ class RaySampler(RayObjective):
         bounds = split_tasks(len(tasks), len(self.live))
         jobs = [SampleJob(self.sampler.fn, params[a:b].clone(), tasks[a:b].clone(), K,
                           int(seed), a * K, norm) for a, b in bounds]
-        start = time.perf_counter()
-        results = self._run(jobs, bounds)
-        elapsed = time.perf_counter() - start
-        self.timing["phase_s"] += elapsed
-        self.timing["actor_s"] += sum(r.seconds for r in results)
-        self.timing["actor_cpu_s"] += sum(r.cpu_seconds for r in results)
-        self.timing["actor_capacity_s"] += elapsed * len(self.live)
-        self.calls += 1
-        self.traffic["sent"] += sum(j.nbytes() for j in jobs)
-        self.traffic["received"] += sum(r.nbytes() for r in results)
-        self.traffic["dense"] += sum(j.nbytes(dense=True) for j in jobs)
+        results = self._dispatch(jobs, bounds)
         return self.merge([r.batch for r in results])
