@@ -17,7 +17,6 @@ Defaults: max_kl 0.01, 10 CG iterations, damping 1e-5, backtracking 0.8 x 15.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import torch
 from torch import Tensor

@@ -17,7 +17,6 @@ pre-update policy, and with it the LVC estimate, close to where the samples came
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import torch
 from torch import Tensor

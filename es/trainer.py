@@ -89,6 +89,7 @@ class ESMAML(Algorithm):
     name = "es-maml"
     backends = ("local", "ray")
     Config = ESMAMLConfig
+    section_keys = ("adapt_options",)
 
     @classmethod
     def nested_sections(cls, config: dict[str, Any]) -> dict[str, type[Section]]:

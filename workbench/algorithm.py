@@ -48,6 +48,8 @@ class Algorithm(abc.ABC):
     name: ClassVar[str] = ""
     #: Algorithm-specific config keys (top level, beside `workbench.config.RunConfig`'s).
     Config: ClassVar[type[Section]] = Section
+    #: Top-level keys (besides `task`) that hold a section given by `nested_sections`.
+    section_keys: ClassVar[tuple[str, ...]] = ()
     #: Execution backends (`workbench.backends`) this algorithm can run its rollouts on.
     backends: ClassVar[tuple[str, ...]] = ("local",)
 

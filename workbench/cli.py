@@ -18,7 +18,6 @@ from importlib.metadata import entry_points
 from workbench import __version__
 from workbench.algorithm import algorithms
 from workbench.backends import BACKENDS
-from workbench.checkpoint import CheckpointError
 from workbench.tasks import available
 
 

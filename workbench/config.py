@@ -222,10 +222,6 @@ class RunConfig(Section):
                                  "threads are separate)", low=1)
 
 
-#: Keys that hold a nested section rather than a value.
-NESTED = ("task", "adapt_options")
-
-
 def parse_scalar(text: str) -> Any:
     try:
         return yaml.safe_load(text)
@@ -299,12 +295,13 @@ def resolve(algo_cls: Any, file: str | Path | None = None, sets: Iterable[str] =
     if task is not None:
         _nest(raw, "task.name", task)
     flat_sections = (RunConfig, algo_cls.Config)
-    valid = [k for s in flat_sections for k in s.keys()] + ["algo", *NESTED]
+    sections = ("task", *algo_cls.section_keys)  # keys that hold a nested section
+    valid = [k for s in flat_sections for k in s.keys()] + ["algo", *sections]
     unknown_key(raw, valid)
     algo = raw.pop("algo", algo_cls.name)
     if algo != algo_cls.name:
         raise ValueError(f"config key 'algo' is {algo!r}, but this run is {algo_cls.name!r}")
-    nested = {k: raw.pop(k) for k in NESTED if k in raw}
+    nested = {k: raw.pop(k) for k in sections if k in raw}
     for key, value in nested.items():
         if not isinstance(value, dict):
             raise ValueError(f"config key {key!r} is a section; set its keys as {key}.KEY")
@@ -322,10 +319,6 @@ def resolve(algo_cls: Any, file: str | Path | None = None, sets: Iterable[str] =
     config["task"] = {"name": name, **params.to_dict()}
     for key, section in algo_cls.nested_sections(config).items():
         config[key] = section.build(dict(nested.get(key, {}))).to_dict()
-    extra = sorted(set(nested) - {"task"} - set(algo_cls.nested_sections(config)))
-    if extra:
-        raise ValueError(f"config section {extra[0]!r} does not apply to {algo_cls.name} with "
-                         f"these settings")
     # Defaults that depend on the task: the horizon and the policy architecture.
     if config["horizon"] is None:
         config["horizon"] = family.default_horizon
