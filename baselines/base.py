@@ -243,7 +243,9 @@ class PGMAML(Algorithm):
                                      self.normalizer, seeds=seeds, record=two_d, dtype=DTYPE)
         result = EvalResult(float(pre.returns.mean()), float(det.returns.mean()), extras={
             "test/pre_adaptation_return_stochastic": float(steps[0].batch.returns.mean()),
-            "test/post_adaptation_return_stochastic": float(post.batch.returns.mean())})
+            "test/post_adaptation_return_stochastic": float(post.batch.returns.mean())},
+            tasks=tasks, pre_values=pre.returns, post_values=det.returns,
+            positions=det.positions if two_d else None)
         if two_d and det.positions is not None:
             result.trajectories, result.trajectory_tasks = one_per_task(det.positions, tasks)
         return result

@@ -239,7 +239,9 @@ class ESMAML(Algorithm):
         # supervised objectives score on held-out points; rollouts are scored as in training
         post = self.objective.held_out(adapted.thetas, tasks, derive_many(seeds, POST),
                                        record=two_d)
-        result = EvalResult(float(adapted.pre_values.mean()), float(post.values.mean()))
+        result = EvalResult(float(adapted.pre_values.mean()), float(post.values.mean()),
+                            tasks=tasks, pre_values=adapted.pre_values, post_values=post.values,
+                            positions=post.positions if two_d else None)
         if two_d and post.positions is not None:
             result.trajectories, result.trajectory_tasks = one_per_task(post.positions, tasks)
         return result

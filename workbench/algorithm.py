@@ -40,6 +40,13 @@ class EvalResult:
     trajectories: Tensor | None = None  # [T + 1, n, 2] adapted policies' positions (2-D tasks)
     trajectory_tasks: Tensor | None = None  # [n] their task ids
     extras: dict[str, float] = field(default_factory=dict)
+    #: Every test adaptation, for statistics beyond the mean (`workbench.run` saves them to
+    #: `evaluations/iter_NNNNNN.npz`): task ids [n], pre- and post-adaptation values [n], and
+    #: for 2-D tasks evaluated with `record=True` all adapted positions [T + 1, n, 2].
+    tasks: Tensor | None = None
+    pre_values: Tensor | None = None
+    post_values: Tensor | None = None
+    positions: Tensor | None = None
 
 
 class Algorithm(abc.ABC):

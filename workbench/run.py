@@ -2,7 +2,8 @@
 
 A run directory holds `config.yaml` (the fully resolved config), `metrics.jsonl` (one JSON
 object per iteration, keys listed in docs/es-maml.md), TensorBoard event files (the same keys as
-scalar tags), `checkpoints/` and `figures/`. Test evaluations happen after iteration 0 and
+scalar tags), `checkpoints/`, `figures/` and `evaluations/` (every test adaptation of each
+evaluation: `write_adaptations`). Test evaluations happen after iteration 0 and
 after every `eval_every`-th iteration (a schedule that does not depend on `iterations`, so
 extending a run reproduces an uninterrupted one). SIGINT / SIGTERM finish the current
 iteration, checkpoint and stop; `resume` continues from the latest checkpoint and drops
@@ -30,6 +31,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
 
+import numpy as np
 import torch
 from workbench import checkpoint, config as cfg, metrics
 from workbench.algorithm import Algorithm, EvalResult, algorithm_class
@@ -48,6 +50,7 @@ class RunDir:
         self.metrics = self.path / "metrics.jsonl"
         self.checkpoints = self.path / "checkpoints"
         self.figures = self.path / "figures"
+        self.evaluations = self.path / "evaluations"
         self.provenance = self.path / "provenance.json"
 
     def read_metrics(self) -> list[dict[str, Any]]:
@@ -162,6 +165,25 @@ def stop_on_signals() -> Iterator[dict[str, bool]]:
 def eval_record(result: EvalResult) -> dict[str, float]:
     return {"test/pre_adaptation_return": float(result.pre_return),
             "test/post_adaptation_return": float(result.post_return)}
+
+
+def write_adaptations(run: RunDir, result: EvalResult, iteration: int) -> Path | None:
+    """Every test adaptation of one evaluation, `evaluations/iter_NNNNNN.npz`: `tasks`,
+    `pre` and `post` values per adaptation and, for 2-D tasks, `positions` [T + 1, n, 2]
+    (float32). The figure checks take their statistics beyond the mean from these."""
+    if result.post_values is None:
+        return None
+    arrays = {"iteration": np.array(iteration), "tasks": result.tasks.numpy(),
+              "pre": result.pre_values.double().numpy(),
+              "post": result.post_values.double().numpy()}
+    if result.positions is not None:
+        arrays["positions"] = result.positions.float().numpy()
+    run.evaluations.mkdir(exist_ok=True)
+    path = run.evaluations / f"iter_{iteration:06d}.npz"
+    tmp = path.with_suffix(".tmp.npz")
+    np.savez_compressed(tmp, **arrays)
+    os.replace(tmp, path)
+    return path
 
 
 def write_trajectories(run: RunDir, algo: Algorithm, result: EvalResult, iteration: int,
@@ -290,6 +312,7 @@ def _train(run: RunDir, config: dict[str, Any], algo: Algorithm, resume: bool,
             if is_eval_iteration(it, int(config["eval_every"])) or spent:
                 last_eval = algo.evaluate(it, record=True)
                 record.update(eval_record(last_eval))
+                write_adaptations(run, last_eval, it)
                 last_png = write_trajectories(run, algo, last_eval, it, writer) or last_png
                 for key, value in last_eval.extras.items():
                     writer.add_scalar(key, value, it)
