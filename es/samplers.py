@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -193,17 +194,20 @@ class DPPSampler(Sampler):
 
 
 def _choose_eigenvectors(lam: Tensor, k: int, generator: torch.Generator) -> Tensor:
-    """Kulesza & Taskar Alg. 8: pick k eigen-indices with P proportional to prod(lam_J)."""
-    n_items = lam.numel()
+    """Kulesza & Taskar Alg. 8: pick k eigen-indices with P proportional to prod(lam_J).
+
+    Scalar recursions, so they run on numpy arrays and Python floats (a tenth of the time
+    of the same loops over torch tensors); the uniforms come from the torch generator."""
+    log_lam = np.log(lam.numpy())
+    n_items = len(log_lam)
     # Elementary symmetric polynomials e_l(lam_1..lam_n) in log space: they span hundreds of
     # orders of magnitude (near-zero RBF eigenvalues, binomial growth in n), and the sampling
     # step only needs their ratios.
-    log_lam = torch.log(lam)
-    log_e = torch.full((k + 1, n_items + 1), -math.inf, dtype=torch.float64)
+    log_e = np.full((k + 1, n_items + 1), -np.inf)
     log_e[0, :] = 0.0
     for n in range(1, n_items + 1):
-        log_e[1:, n] = torch.logaddexp(log_e[1:, n - 1], log_lam[n - 1] + log_e[:-1, n - 1])
-    u = torch.rand(n_items, generator=generator, dtype=torch.float64).log()
+        log_e[1:, n] = np.logaddexp(log_e[1:, n - 1], log_lam[n - 1] + log_e[:-1, n - 1])
+    u = np.log(torch.rand(n_items, generator=generator, dtype=torch.float64).numpy())
     picked = []
     remaining = k
     for n in range(n_items, 0, -1):
@@ -220,27 +224,33 @@ def _choose_eigenvectors(lam: Tensor, k: int, generator: torch.Generator) -> Ten
 
 
 def _sample_from_basis(v: Tensor, generator: torch.Generator) -> Tensor:
-    """Kulesza & Taskar Alg. 1, phase 2: sample items from the elementary DPP spanned by `v`."""
+    """Kulesza & Taskar Alg. 1, phase 2: sample the k items of the elementary (projection)
+    DPP with kernel K = v v^T, `v` [m, k] orthonormal.
+
+    By the chain rule, after picking the set S the next item is i with probability
+    proportional to K_ii - K_iS K_SS^-1 K_Si, the squared norm of v's row i projected off
+    the rows picked so far: the same distribution as the algorithm's re-orthonormalised
+    basis, computed with one incremental Cholesky column per pick instead of a QR per
+    pick. Numpy arrays; the uniforms come from the torch generator."""
+    v = v.numpy()
     m, k = v.shape
-    taken = torch.zeros(m, dtype=torch.bool)
-    items = []
-    for _ in range(k):
-        probs = v.square().sum(dim=1)
-        # Rows of taken items are zero in exact arithmetic; forcing them keeps the sample a
-        # set even when rounding leaves a tiny residue.
-        probs[taken] = 0.0
-        i = int(torch.multinomial(probs, 1, generator=generator))
+    K = v @ v.T
+    residual = np.diag(K).copy()
+    chol = np.zeros((k, m))
+    uniforms = torch.rand(k, generator=generator, dtype=torch.float64).numpy()
+    items: list[int] = []
+    for step in range(k):
+        probs = np.maximum(residual, 0.0)
+        # Picked items have zero residual in exact arithmetic; forcing it keeps the sample
+        # a set even when rounding leaves a tiny residue.
+        probs[items] = 0.0
+        cdf = np.cumsum(probs)
+        # the first i with cdf[i] > u * total: item i with probability probs[i] / total
+        i = int(min(np.searchsorted(cdf, uniforms[step] * cdf[-1], side="right"), m - 1))
         items.append(i)
-        taken[i] = True
-        if v.shape[1] == 1:
-            break
-        # Project the basis onto the complement of e_i: eliminate coordinate i using the
-        # column with the largest |v[i, j]| (best conditioned), drop it, re-orthonormalise.
-        j = int(v[i].abs().argmax())
-        pivot = v[:, j]
-        v = v - torch.outer(pivot, v[i] / v[i, j])
-        v = torch.cat([v[:, :j], v[:, j + 1:]], dim=1)
-        v, _ = torch.linalg.qr(v)
+        column = (K[i] - chol[:step].T @ chol[:step, i]) / np.sqrt(residual[i])
+        chol[step] = column
+        residual -= np.square(column)
     return torch.tensor(items, dtype=torch.long)
 
 

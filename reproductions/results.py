@@ -2,8 +2,9 @@
 
 `Results` reads every run's `metrics.jsonl` (test evaluations only) and answers questions
 per run as arrays over seeds: the final return (mean of the last few test evaluations),
-the first one, seconds per iteration, the value at a wall-clock time. The verdict helpers
-turn two such arrays into a `Check` with a rule stated in its text, so every verdict in a
+the first one, seconds per iteration, the value at a wall-clock time. `adaptations` reads every
+test adaptation a run saved (for clipped means and fractions of adaptations). The verdict
+helpers turn two such arrays into a `Check` with a rule stated in its text, so every verdict in a
 report is computed from the numbers it prints.
 """
 
@@ -94,8 +95,80 @@ class Results:
     def label(self, run: str) -> str:
         return self.runs[run].legend
 
+    def curve(self, run: str, key: str = POST) -> tuple[np.ndarray, np.ndarray]:
+        """(iterations [E], values [seeds, E]) of every test evaluation; seeds with fewer
+        evaluations are cut to the shortest."""
+        n = min(len(self.evals[run][s]) for s in self.seeds)
+        its = np.array([r["iteration"] for r in self.evals[run][self.seeds[0]][:n]], float)
+        return its, np.array([[r[key] for r in self.evals[run][s][:n]] for s in self.seeds])
+
+    # -- every test adaptation (run directories' evaluations/*.npz) --------------------
+    def adaptations(self, run: str, seed: int, last: int | None = LAST,
+                    first: bool = False) -> dict[str, np.ndarray]:
+        """Every test adaptation of the last `last` evaluations of one seed (or of the
+        first evaluation), concatenated: `tasks`, `pre`, `post` [n] and, for 2-D tasks,
+        `positions` [T + 1, n, 2]."""
+        files = sorted((self.dirs[(run, seed)] / "evaluations").glob("iter_*.npz"))
+        if not files:
+            raise ValueError(f"{self.dirs[(run, seed)]} has no evaluations/*.npz (a run "
+                             f"trained before test adaptations were saved): re-train it")
+        files = files[:1] if first else files[-last:]
+        parts = [dict(np.load(f)) for f in files]
+        out = {k: np.concatenate([p[k] for p in parts]) for k in ("tasks", "pre", "post")}
+        if all("positions" in p for p in parts):
+            out["positions"] = np.concatenate([p["positions"] for p in parts], axis=1)
+        return out
+
+    def per_seed(self, run: str, statistic, **kw) -> np.ndarray:
+        """`statistic(adaptations dict)` for each seed (see `adaptations` for `kw`)."""
+        return np.array([float(statistic(self.adaptations(run, s, **kw))) for s in self.seeds])
+
+    def clipped(self, run: str, floor: float, **kw) -> np.ndarray:
+        """Per seed: the mean post-adaptation return with each adaptation floored at
+        `floor` (a catastrophe counts as the stay-put value: `clipped_mean`)."""
+        return self.per_seed(run, lambda a: clipped_mean(a["post"], floor), **kw)
+
+
+# -- statistics of single adaptations ---------------------------------------------------
+def clipped_mean(values: np.ndarray, floor: float) -> float:
+    """Mean of `values` floored at `floor`. On tasks where one catastrophic adaptation
+    (a wrong-goal zone: -10^2 to -10^4 per step) outweighs hundreds of ordinary ones, this
+    asks how well the typical adaptation does, counting a catastrophe as no better than
+    staying put."""
+    return float(np.maximum(np.asarray(values, dtype=float), floor).mean())
+
+
+def path_straightness(paths: np.ndarray) -> np.ndarray:
+    """Net displacement over path length of each path `[T + 1, n, 2]` -> `[n]`: 1 for a
+    straight, directed path; near 0 for jitter that goes nowhere. A path that never moves
+    counts as 0."""
+    paths = np.asarray(paths, dtype=float)
+    steps = np.linalg.norm(np.diff(paths, axis=0), axis=-1).sum(0)
+    net = np.linalg.norm(paths[-1] - paths[0], axis=-1)
+    return np.where(steps > 0, net / np.where(steps > 0, steps, 1.0), 0.0)
+
+
+def max_drawdown(values: np.ndarray) -> float:
+    """The largest fall of a learning curve below its best value so far (0 when it never
+    falls): how badly a run lost what it had learned."""
+    values = np.asarray(values, dtype=float)
+    return float((np.maximum.accumulate(values) - values).max())
+
+
+def slope(x: np.ndarray, y: np.ndarray) -> float:
+    """Least-squares slope of y on x."""
+    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    return float(np.polyfit(x, y, 1)[0])
+
 
 # -- verdict rules ---------------------------------------------------------------------
+def seeds_needed(d: float, se: float, seeds: int) -> str:
+    """For an inconclusive difference: about how many seeds per run would put a difference
+    of this size at Z standard errors (the SE shrinks as 1 / sqrt(seeds))."""
+    if d == 0 or math.isnan(se):
+        return "no difference measured: more seeds will not settle it at this budget"
+    need = math.ceil(seeds * (Z * se / abs(d)) ** 2)
+    return f"a difference this size needs ~{need} seeds per run to settle"
 def fmt(values: np.ndarray) -> str:
     values = np.asarray(values, dtype=float)
     if len(values) == 1:
@@ -123,6 +196,38 @@ def greater(text: str, a: np.ndarray, b: np.ndarray, name_a: str, name_b: str) -
         return Check(text, HOLDS, numbers)
     if d < -Z * se:
         return Check(text, FAILS, numbers)
+    return Check(text, INCONCLUSIVE, f"{numbers}; {seeds_needed(d, se, min(len(a), len(b)))}")
+
+
+def reached(text: str, its: np.ndarray, curves: np.ndarray, target: float, name: str,
+            log: bool = True) -> Check:
+    """Claim: a falling curve (an MSE, per seed `[seeds, E]` over iterations `its`) gets to
+    `target`. Holds when every seed's final value (mean of the last LAST evaluations) is
+    at or below it. Otherwise, if the curves are still falling over their last half
+    (slope of log10 value per 1,000 iterations, mean over seeds, below zero by more than
+    Z SE) the target is *not reached at this budget* (inconclusive, with the iterations a
+    straight-line extrapolation would need); if they are flat or rising, it does not
+    hold."""
+    its, curves = np.asarray(its, dtype=float), np.asarray(curves, dtype=float)
+    final = curves[:, -LAST:].mean(1)
+    numbers = f"{name} {fmt(final)}; target {target:.4g}"
+    if (final <= target).all():
+        return Check(text, HOLDS, numbers)
+    half = its >= its[-1] / 2
+    ys = np.log10(curves[:, half]) if log else curves[:, half]
+    slopes = np.array([slope(its[half] / 1000, y) for y in ys])
+    se = slopes.std(ddof=1) / math.sqrt(len(slopes)) if len(slopes) > 1 else math.nan
+    unit = "log10 units" if log else "units"
+    numbers += (f"; slope over the last half {slopes.mean():.3g} {unit} per 1,000 "
+                f"iterations" + ("" if math.isnan(se) else f" (SE {se:.2g})"))
+    if final.mean() > target and slopes.mean() < 0 and (math.isnan(se) or
+                                                        slopes.mean() < -Z * se):
+        gap = (math.log10(final.mean()) - math.log10(target)) if log else final.mean() - target
+        more = gap / -slopes.mean() * 1000
+        return Check(text, INCONCLUSIVE, f"{numbers}: not reached at this budget; on this "
+                                         f"slope ~{more:,.0f} more iterations")
+    if final.mean() > target:
+        return Check(text, FAILS, numbers + ": not falling any more")
     return Check(text, INCONCLUSIVE, numbers)
 
 
@@ -167,5 +272,6 @@ def overall(checks: list[Check]) -> str:
     return INCONCLUSIVE
 
 
-__all__ = ["Results", "greater", "not_worse", "at_least", "at_most", "overall", "fmt",
-           "PRE", "POST", "LAST", "Z"]
+__all__ = ["Results", "greater", "not_worse", "at_least", "at_most", "reached", "overall",
+           "fmt", "clipped_mean", "path_straightness", "max_drawdown", "slope",
+           "seeds_needed", "PRE", "POST", "LAST", "Z"]

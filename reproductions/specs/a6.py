@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from reproductions.results import Results, at_most
+from reproductions.results import Results, reached
 from reproductions.spec import Check, Figure, Panel, Scale
 
 from reproductions.specs.common import es
@@ -21,14 +21,18 @@ SINE = {"adaptation": "exact-gradient", "alpha": 0.01, "estimator": "antithetic"
         "sigma": 0.1, "beta": 0.01, "num_perturbations": 50, "num_current_evals": 1}
 
 
+PAPER = {"iterations": 50000, "eval_every": 1000, "checkpoint_every": 1000}
+
+
 def _runs(ks: tuple[int, ...], sets: dict) -> tuple:
     return tuple(es(f"K{k}", "sine", "mse", f"K={k}, one step", K=k, **{**SINE, **sets})
                  for k in ks)
 
 
 def checks(r: Results) -> list[Check]:
-    return [at_most("K=5: MSE after one adaptation step is about 0.5 (<= 0.6)",
-                    -r.final("K5"), TARGET, "test MSE")]
+    its, curves = r.curve("K5")
+    return [reached("K=5: MSE after one adaptation step is about 0.5 (<= 0.6)", its, -curves,
+                    TARGET, "test MSE")]
 
 
 FIGURE = Figure(
@@ -42,9 +46,12 @@ FIGURE = Figure(
                                     "num_perturbations": 4, "num_current_evals": 2}),
                        seeds=1, wall_time="~5 s"),
         # 50,000 iterations at 0.015-0.017 s each (docs/sine-sweep.md): ~13-14 min a run,
-        # two rounds with --jobs 2 and 3 seeds.
-        "paper": Scale(_runs((5,), {"iterations": 50000, "eval_every": 1000,
-                                    "checkpoint_every": 1000}), seeds=3,
+        # two rounds with --jobs 2 and 3 seeds. The paper-scale pilot (commit 80ad4f9) gave
+        # 2.25, 1.91, 1.86 over seeds: a spread that 3 seeds already judge against 0.6, and
+        # no heavy tail, so `local` is the same budget.
+        "local": Scale(_runs((5,), PAPER), seeds=3,
+                       wall_time="~28 min with --jobs 2 (estimated, docs/sine-sweep.md)"),
+        "paper": Scale(_runs((5,), PAPER), seeds=3,
                        wall_time="~25-28 min with --jobs 2 (estimated, docs/sine-sweep.md)"),
     },
     checks=checks,

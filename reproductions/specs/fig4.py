@@ -3,7 +3,9 @@ vs one (H) and two (HH) hidden layers (§4.3)."""
 
 from __future__ import annotations
 
-from reproductions.results import Results, at_least, not_worse
+import numpy as np
+
+from reproductions.results import Results, at_least, max_drawdown, not_worse
 from reproductions.spec import Check, Figure, Panel, Scale
 from reproductions.specs.common import (PAPER_MUJOCO_ES, PAPER_MUJOCO_PG, SMALL_MUJOCO_ES,
                                         SMALL_MUJOCO_PG, SMOKE_ES, SMOKE_MUJOCO, SMOKE_PG, es,
@@ -35,17 +37,47 @@ def _runs(cp_es: dict, cp_pg: dict, mj_es: dict | None, mj_pg: dict | None,
     return tuple(runs)
 
 
+def stability(r: Results, run: str) -> str:
+    """The spread and worst cases behind a stability claim, in words: the final return's
+    spread over seeds and its worst seed, and the worst fall of any seed's learning curve
+    below its best so far (max drawdown over training)."""
+    final = r.final(run)
+    _, curves = r.curve(run)
+    spread = f"{final.std(ddof=1):.3g}" if len(final) > 1 else "n/a"
+    return (f"{r.label(run)}: spread {spread}, worst seed {final.min():.4g}, worst drawdown "
+            f"{max(max_drawdown(c) for c in curves):.4g}")
+
+
+def drawdowns(r: Results, run: str) -> np.ndarray:
+    return np.array([max_drawdown(c) for c in r.curve(run)[1]])
+
+
 def checks(r: Results) -> list[Check]:
-    out = [at_least(f"CartPole: ES-MAML ({a}) holds 500 (final >= 475 on every seed)",
-                    r.final(f"cartpole-{a}"), HOLD, f"ES {a}") for a in ("L", "H")]
-    out.append(not_worse("CartPole: ES-MAML (L) is at least as stable as PG-MAML (final)",
-                         r.final("cartpole-L"), r.final("cartpole-pg-L"), "ES L", "PG L"))
+    out = []
+    for a in ("L", "H"):
+        c = at_least(f"CartPole: ES-MAML ({a}) holds 500 (final >= 475 on every seed)",
+                     r.final(f"cartpole-{a}"), HOLD, f"ES {a}")
+        c.numbers += "; " + stability(r, f"cartpole-{a}")
+        out.append(c)
+    c = not_worse("CartPole: ES-MAML (L) is at least as stable as PG-MAML (final)",
+                  r.final("cartpole-L"), r.final("cartpole-pg-L"), "ES L", "PG L")
+    c.numbers += "; " + stability(r, "cartpole-pg-L")
+    out.append(c)
+    out.append(not_worse("CartPole: ES-MAML (L) loses no more of what it learned than PG-MAML "
+                         "(max drawdown of the test curve, negated)",
+                         -drawdowns(r, "cartpole-L"), -drawdowns(r, "cartpole-pg-L"),
+                         "ES L", "PG L"))
     for panel, task in MUJOCO.items():
         if r.has(f"{panel}-L"):
-            out.append(not_worse(f"{task}: L >= H (final)", r.final(f"{panel}-L"),
-                                 r.final(f"{panel}-H"), "L", "H"))
-            out.append(not_worse(f"{task}: H >= HH (final)", r.final(f"{panel}-H"),
-                                 r.final(f"{panel}-HH"), "H", "HH"))
+            for a, b in (("L", "H"), ("H", "HH")):
+                c = not_worse(f"{task}: {a} >= {b} (final)", r.final(f"{panel}-{a}"),
+                              r.final(f"{panel}-{b}"), a, b)
+                c.numbers += "; " + "; ".join(stability(r, f"{panel}-{x}") for x in (a, b))
+                out.append(c)
+            c = not_worse(f"{task}: ES-MAML (L) is at least as stable as PG-MAML (final)",
+                          r.final(f"{panel}-L"), r.final(f"{panel}-pg-L"), "ES L", "PG L")
+            c.numbers += "; " + stability(r, f"{panel}-pg-L")
+            out.append(c)
     return out
 
 

@@ -39,8 +39,11 @@ def spread_check(r: Results) -> Check:
     text = "PG-MAML has the wider spread over seeds (std of the final return, per panel)"
     if len(r.seeds) < 2:
         return Check(text, INCONCLUSIVE, "one seed: no spread")
-    wider = sum(np.std(r.final(p), ddof=1) > np.std(r.final(e), ddof=1) for e, p in pairs)
-    numbers = f"PG wider in {wider} of {len(pairs)} (task, architecture) pairs"
+    stds = [(e.rsplit("-es-", 1)[0] + " " + e.rsplit("-", 1)[1],
+             np.std(r.final(e), ddof=1), np.std(r.final(p), ddof=1)) for e, p in pairs]
+    wider = sum(pg > es for _, es, pg in stds)
+    numbers = (f"PG wider in {wider} of {len(pairs)} (task, architecture) pairs; std ES / PG: "
+               + ", ".join(f"{name} {es:.3g} / {pg:.3g}" for name, es, pg in stds))
     verdict = HOLDS if wider > len(pairs) / 2 else FAILS if wider < len(pairs) / 2 else INCONCLUSIVE
     return Check(text, verdict, numbers)
 

@@ -1,0 +1,145 @@
+"""The figure checks' statistics beyond the 2-SE rule for means, each on constructed data
+whose answer is known: clipped means, path straightness, drawdown, "not reached at this
+budget", seeds needed, and the per-adaptation records they read."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+from reproductions import paths
+from reproductions.results import (LAST, Results, clipped_mean, greater, max_drawdown,
+                                   path_straightness, reached, seeds_needed)
+from reproductions.spec import FAILS, HOLDS, INCONCLUSIVE, Run
+from workbench.cli import main
+from workbench.metrics import TEST_POST, TEST_PRE
+
+
+def test_clipped_mean_floors_catastrophes_at_the_stay_put_value():
+    # 599 ordinary adaptations and one that entered a wrong zone (-10^6)
+    values = np.r_[np.full(599, -300.0), -1e6]
+    assert values.mean() < -1900  # the plain mean is dominated by the one catastrophe
+    assert clipped_mean(values, -400.0) == pytest.approx((599 * -300.0 - 400.0) / 600)
+    assert clipped_mean(np.array([-10.0, -20.0]), -400.0) == -15.0  # nothing to clip
+
+
+def test_path_straightness_is_net_displacement_over_path_length():
+    t = np.linspace(0, 1, 11)
+    straight = np.stack([t, 2 * t], -1)  # [T + 1, 2]
+    corner = np.r_[np.stack([t, 0 * t], -1), np.stack([np.ones(10), t[1:]], -1)]
+    jitter = np.stack([0.1 * (np.arange(11) % 2) + 0.01 * np.arange(11), np.zeros(11)], -1)
+    still = np.zeros((11, 2))
+    got = path_straightness(np.stack([straight, corner[:11], jitter, still], 1))
+    assert got[0] == pytest.approx(1.0)
+    assert got[1] == pytest.approx(1.0)  # the first 11 points of `corner` are straight
+    assert got[2] == pytest.approx(0.1 / 1.0)  # back and forth: net 0.1 over 5 * 0.11 + 5 * 0.09
+    assert got[3] == 0.0
+    full = path_straightness(corner[:, None, :])[0]  # 1 along x, then 1 along y
+    assert full == pytest.approx(math.sqrt(2) / 2)
+
+
+def test_max_drawdown_is_the_largest_fall_below_the_best_so_far():
+    assert max_drawdown(np.array([1.0, 3.0, 2.0, 5.0, 1.0, 4.0])) == 4.0
+    assert max_drawdown(np.arange(5.0)) == 0.0
+
+
+def test_seeds_needed_scales_with_the_squared_ratio_of_two_se_to_the_difference():
+    assert "~20 seeds" in seeds_needed(1.0, 1.0, 5)  # 5 * (2 * 1 / 1)^2
+    assert "~5 seeds" in seeds_needed(2.0, 1.0, 5)  # already exactly at 2 SE
+    assert "will not settle" in seeds_needed(0.0, 1.0, 5)
+    a, b = np.array([1.0, 2.0, 3.0]), np.array([0.5, 1.5, 2.5])  # d 0.5, SE 0.816
+    c = greater("a > b", a, b, "a", "b")
+    assert c.verdict == INCONCLUSIVE and "~32 seeds" in c.numbers  # 3 * (1.633/0.5)^2
+
+
+def test_reached_tells_not_reached_at_this_budget_from_does_not_hold():
+    its = np.arange(0, 50001, 1000.0)
+    rng = np.random.default_rng(0)
+    noise = rng.normal(0, 0.01, (5, len(its)))
+    # below the target on every seed: holds
+    assert reached("x", its, np.full((5, len(its)), 0.4) * 10 ** noise, 0.6,
+                   "mse").verdict == HOLDS
+    # still falling, a decade per 50,000 iterations, at 2.0 after 50,000: not reached
+    falling = 20.0 * 10 ** (-its / 50000) * 10 ** noise
+    c = reached("x", its, falling, 0.6, "mse")
+    assert c.verdict == INCONCLUSIVE and "not reached at this budget" in c.numbers
+    # log10(2 / 0.6) / (1 / 50000) = 26,144 more iterations, up to the noise
+    more = float(c.numbers.rsplit("~", 1)[1].split()[0].replace(",", ""))
+    assert 24000 < more < 28500
+    # flat at 2: does not hold
+    flat = 2.0 * 10 ** noise
+    c = reached("x", its, flat, 0.6, "mse")
+    assert c.verdict == FAILS and "not falling" in c.numbers
+    # falling within the noise only: does not hold either (the slope must exceed 2 SE)
+    assert reached("x", its, flat * 10 ** (-its / 5e7), 0.6, "mse").verdict == FAILS
+
+
+def _fake_results(tmp_path, files: list[dict]) -> Results:
+    run = Run("r", "es-maml", "four-corners")
+    d = tmp_path / "r" / "seed0"
+    (d / "evaluations").mkdir(parents=True)
+    for i, arrays in enumerate(files):
+        np.savez(d / "evaluations" / f"iter_{10 * i:06d}.npz", **arrays)
+    rows = [{"iteration": 10 * i, TEST_POST: float(f["post"].mean()),
+             TEST_PRE: float(f["pre"].mean())} for i, f in enumerate(files)]
+    return Results(None, "local", {"r": run}, {("r", 0): d}, {"r": {0: rows}}, {"r": {0: rows}})
+
+
+def test_adaptations_read_the_last_evaluations_and_the_first(tmp_path):
+    files = [{"tasks": np.array([i, i]), "pre": np.zeros(2), "post": np.array([-1e5, -10.0 * i]),
+              "positions": np.full((3, 2, 2), float(i))} for i in range(5)]
+    r = _fake_results(tmp_path, files)
+    last = r.adaptations("r", 0)
+    assert list(last["tasks"]) == [2, 2, 3, 3, 4, 4] and LAST == 3
+    assert last["positions"].shape == (3, 6, 2)
+    assert list(r.adaptations("r", 0, first=True)["tasks"]) == [0, 0]
+    # clipped at -400: (-400 - 20 - 400 - 30 - 400 - 40) / 6
+    assert r.clipped("r", -400.0)[0] == pytest.approx(-1290 / 6)
+    assert r.clipped("r", -400.0, first=True)[0] == pytest.approx(-200.0)
+
+
+def test_distances_to_correct_and_wrong_goals_and_freezing():
+    family = paths.make_family("four-corners")  # task 0: goal (2, 2); wrong: the other three
+    t = np.linspace(0, 1, 11)[:, None]
+    to_goal = t * np.array([2.0, 2.0])  # reaches the goal
+    to_wrong = t * np.array([-1.0, -1.0])  # ends sqrt(2) from corner (-2, -2)
+    still = 0.01 * t * np.array([1.0, 0.0])
+    pos = np.stack([to_goal, to_wrong, still], 1)
+    tasks = np.zeros(3, dtype=int)
+    near_goal = paths.min_distances(pos, tasks, family, "goal")
+    near_wrong = paths.min_distances(pos, tasks, family, "wrong")
+    assert near_goal[0] == pytest.approx(0.0)
+    assert near_wrong[1] == pytest.approx(math.sqrt(2))
+    assert near_wrong[0] == pytest.approx(math.sqrt(8))  # at the start: (-2, 2) is closest
+    assert list(paths.froze(pos, 0.5)) == [False, False, True]
+
+
+def test_stay_put_return_is_minus_the_clipped_distance_times_the_horizon():
+    # every goal is sqrt(8) from the start, beyond the radius-2 clip: -4 per active goal
+    assert paths.stay_put_return("four-corners") == -4 * 100
+    assert paths.stay_put_return("six-circles") == -8 * 100  # two correct goals
+    assert paths.stay_put_return("six-circles", num_goals=4, num_correct=1) == -4 * 100
+
+
+@pytest.mark.parametrize("algo,sets", [
+    ("es-maml", ["num_perturbations=4", "num_current_evals=2"]),
+    ("promp", ["meta_batch=2"])])
+def test_every_test_adaptation_is_saved_and_averages_to_the_logged_return(tmp_path, algo,
+                                                                          sets):
+    out = tmp_path / algo
+    args = ["train", "--algo", algo, "--task", "four-corners", "--out", str(out), "--quiet",
+            "--set", "iterations=2", "--set", "eval_every=1", "--set", "eval_adaptations=6"]
+    assert main(args + [a for s in sets for a in ("--set", s)]) == 0
+    rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    files = sorted((out / "evaluations").glob("iter_*.npz"))
+    assert [f.name for f in files] == ["iter_000000.npz", "iter_000001.npz"]
+    for row, f in zip(rows, files):
+        z = np.load(f)
+        assert int(z["iteration"]) == row["iteration"]
+        assert z["tasks"].shape == z["post"].shape == (6,)
+        assert z["positions"].shape == (101, 6, 2)
+        assert z["post"].mean() == pytest.approx(row[TEST_POST], rel=1e-6)
+        assert z["pre"].mean() == pytest.approx(row[TEST_PRE], rel=1e-6)
