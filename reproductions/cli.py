@@ -1,4 +1,4 @@
-"""`workbench reproduce FIGURE|all --scale smoke|small|local|paper --out DIR`, added to the
+"""`workbench reproduce FIGURE|all --scale smoke|local|paper --out DIR`, added to the
 workbench CLI through the `workbench.commands` entry point."""
 
 from __future__ import annotations
@@ -17,8 +17,7 @@ def register(sub) -> None:
     p.add_argument("--scale", default="smoke", choices=SCALES,
                    help="smoke: about a minute per figure; local: the budget that settles the "
                         "figure's claims on 2 cores (hours); paper: the paper's budget (or "
-                        "the largest this machine runs, see docs/reproductions.md); small: "
-                        "a reduced MuJoCo budget")
+                        "the largest this machine runs, see docs/reproductions.md)")
     p.add_argument("--seeds", type=int, default=None, help="default: the scale's")
     p.add_argument("--backend", default="local",
                    help="local (default) or ray: every run's rollouts on Ray actors "

@@ -4,8 +4,7 @@ A `Figure` names its runs at each scale (`smoke`: the whole figure in about a mi
 tests; `local`: the budget that settles the figure's claims on a 2-core machine, chosen
 from measured per-iteration costs and pilot variances, about 2 hours with `--jobs 2` for
 the point-mass and sine figures and about 6 for the MuJoCo ones; `paper`: the paper's
-budget, or the largest this machine runs in a stated time; some MuJoCo figures add
-`small`, a reduced budget that fits an afternoon), the panels of
+budget, or the largest this machine runs in a stated time), the panels of
 the paper's layout, and `checks`: a function of the measured results that tests the
 paper's claim and returns computed verdicts. Specs live in `reproductions/specs/`, one
 file per figure, registered under the entry-point group `workbench.figures`.
@@ -20,7 +19,7 @@ from typing import Any, Callable
 from workbench.metrics import TEST_POST, TEST_PRE
 
 POST, PRE = TEST_POST, TEST_PRE
-SCALES = ("smoke", "small", "local", "paper")
+SCALES = ("smoke", "local", "paper")
 
 
 @dataclass(frozen=True)

@@ -40,6 +40,17 @@ def test_every_figure_spec_file_is_registered_in_the_papers_order():
     assert figs == sorted(figs) and len(figs) >= 5
 
 
+@pytest.mark.parametrize("name", FIGURES)
+def test_every_figure_has_smoke_local_and_paper_scales_that_resolve(name, tmp_path):
+    figure = runner.load_figure(name)
+    assert list(figure.scales) == ["smoke", "local", "paper"]
+    local = figure.scale("local")
+    assert local.seeds >= 3 and (" h " in f"{local.wall_time} " or "min" in local.wall_time)
+    prepared = runner.prepare(name, "local", tmp_path)  # every run's config resolves
+    assert len(prepared.jobs) == len(local.runs) * local.seeds
+    assert not any(tmp_path.iterdir())  # and nothing is written
+
+
 @pytest.mark.slow
 def test_every_figure_at_smoke_scale_writes_csv_png_and_a_computed_report(smoke):
     report = (smoke / "report.md").read_text()
@@ -76,7 +87,8 @@ def test_a_second_reproduction_reuses_every_finished_run(smoke, capsys):
     metrics = smoke / "runs" / "fig2" / "smoke" / "hc-K20" / "seed0" / "metrics.jsonl"
     before = metrics.stat().st_mtime_ns
     result = runner.reproduce("fig2", "smoke", smoke, progress=False)
-    assert result["trained"] == 0 and result["reused"] == 1
+    runs = len(runner.load_figure("fig2").scale("smoke").runs)
+    assert result["trained"] == 0 and result["reused"] == runs == 2
     assert metrics.stat().st_mtime_ns == before
 
 
@@ -121,8 +133,14 @@ def test_parallel_jobs_give_the_same_numbers_as_one_process(tmp_path, smoke):
 def test_bad_names_fail_with_the_valid_ones(tmp_path, capsys):
     assert main(["reproduce", "fig9", "--out", str(tmp_path)]) == 2
     assert "unknown figure 'fig9'; valid: fig1, fig2" in capsys.readouterr().err
-    assert main(["reproduce", "fig1", "--scale", "small", "--out", str(tmp_path)]) == 2
-    assert "figure fig1 has no scale 'small'; valid: smoke, paper" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as stop:  # argparse: the scale is not a choice
+        main(["reproduce", "fig1", "--scale", "small", "--out", str(tmp_path)])
+    assert stop.value.code == 2
+    assert "invalid choice: 'small' (choose from smoke, local, paper)" in \
+        capsys.readouterr().err.replace("'smoke', 'local', 'paper'", "smoke, local, paper")
+    with pytest.raises(ValueError, match="figure fig1 has no scale 'small'; valid: smoke, "
+                                         "local, paper"):
+        runner.load_figure("fig1").scale("small")
     assert main(["reproduce", "fig4", "--panel", "cartpol", "--out", str(tmp_path)]) == 2
     assert "has no panel cartpol; valid: cartpole, swimmer, walker" in capsys.readouterr().err
     assert main(["reproduce", "fig2", "--seeds", "0", "--out", str(tmp_path)]) == 2

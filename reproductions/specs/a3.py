@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from reproductions.results import Results, greater, not_worse
 from reproductions.spec import Check, Figure, Panel, Scale
-from reproductions.specs.common import (PAPER_MUJOCO_ES, SMALL_MUJOCO_ES, SMOKE_ES,
+from reproductions.specs.common import (PAPER_MUJOCO_ES, LOCAL_MUJOCO_ES, SMOKE_ES,
                                         SMOKE_MUJOCO, es)
 
 CORRUPT = {"adapt_options.corrupt_fraction": 0.25, "adapt_options.corrupt_scale": 1e6}
@@ -45,9 +45,10 @@ FIGURE = Figure(
     scales={
         "smoke": Scale(_runs({**SMOKE_ES, **SMOKE_MUJOCO, "K": 4},
                              {**SMOKE_ES, **SMOKE_MUJOCO}, 2), seeds=1, wall_time="~20 s"),
-        "small": Scale(_runs({**SMALL_MUJOCO_ES, "iterations": 30, "K": 20},
-                             {**SMALL_MUJOCO_ES, "iterations": 30}, 5), seeds=3,
-                       wall_time="~2 h with --jobs 2"),
+        "local": Scale(_runs({**LOCAL_MUJOCO_ES, "iterations": 100, "K": 20},
+                             {**LOCAL_MUJOCO_ES, "iterations": 100}, 5), seeds=3,
+                       wall_time="~3 h with --jobs 2 plus RBO's LP decoding (estimated; not "
+                                 "run yet)"),
         "paper": Scale(_runs({**PAPER_MUJOCO_ES, "iterations": 500, "K": 20},
                              {**PAPER_MUJOCO_ES, "iterations": 500}, 5), seeds=3,
                        wall_time="~25 h on 2 cores plus RBO's LP decoding (estimated)"),

@@ -18,13 +18,19 @@ SMOKE_MUJOCO: dict[str, Any] = {"horizon": 20, "task.nthread": 1}
 #: evaluations of the current point, K = 20, horizon 200).
 PAPER_MUJOCO_ES: dict[str, Any] = {"num_perturbations": 150, "num_current_evals": 150,
                                    "eval_every": 10, "eval_adaptations": 50}
-#: A reduced MuJoCo budget that fits an afternoon on 2 cores (issue 4's calibration runs:
-#: 40 + 40 points, ~15 s per K = 20 iteration for HalfCheetah on one core).
-SMALL_MUJOCO_ES: dict[str, Any] = {"num_perturbations": 40, "num_current_evals": 40,
+#: ES-MAML on MuJoCo at `local` scale: 40 perturbations and 10 evaluations of the current
+#: point instead of A.7.2's 150 + 150 (linear policies learn these tasks with a few dozen
+#: directions, as ARS showed), one MuJoCo thread per run. Measured CPU-seconds per
+#: iteration with these settings (/work pilot, commit 0af1bc6, docs/reproductions.md): K = 5:
+#: HalfCheetah 2.1, Swimmer 3.1, Walker2d 0.55 (while it falls early), Ant 12.8; K = 20:
+#: Swimmer 9.4 (L), 10.6 (HH).
+LOCAL_MUJOCO_ES: dict[str, Any] = {"num_perturbations": 40, "num_current_evals": 10,
                                    "eval_every": 10, "eval_adaptations": 20,
                                    "task.nthread": 1}
 PAPER_MUJOCO_PG: dict[str, Any] = {"meta_batch": 40, "eval_every": 10, "eval_adaptations": 50}
-SMALL_MUJOCO_PG: dict[str, Any] = {"meta_batch": 20, "eval_every": 10, "eval_adaptations": 20,
+#: MAML-TRPO on MuJoCo at `local` scale: 20 tasks per meta-batch instead of 40. Measured
+#: CPU-seconds per iteration: HalfCheetah K = 5 1.5, Swimmer K = 20 7.7.
+LOCAL_MUJOCO_PG: dict[str, Any] = {"meta_batch": 20, "eval_every": 10, "eval_adaptations": 20,
                                    "task.nthread": 1}
 
 
