@@ -28,6 +28,13 @@ def register(sub) -> None:
                    help="only the runs of this panel (repeatable), e.g. fig4 --panel cartpole")
     p.add_argument("--out", required=True, help="output directory (reused runs live here)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument("--time-at-scale", action="store_true",
+                   help="train nothing: print the scale's expected wall time on 2, 16 and 64 "
+                        "cores and on Ray clusters, from measured seconds per iteration "
+                        "(cached in --out's seconds_per_iteration.json; see --measure)")
+    p.add_argument("--measure", action="store_true",
+                   help="with --time-at-scale: time one iteration of every configuration "
+                        "not in the cache yet (one thread; minutes for MuJoCo at paper scale)")
     p.set_defaults(func=_reproduce)
 
 
@@ -50,6 +57,10 @@ def _reproduce(args: argparse.Namespace) -> int:
         names = [args.figure]
     for name in names:
         load_figure(name).scale(args.scale)  # every figure must have the scale
+    if args.time_at_scale:
+        return _time_at_scale([load_figure(n) for n in names], args)
+    if args.measure:
+        raise ValueError("--measure goes with --time-at-scale")
     try:
         # every run of every figure is resolved and checked before the first one trains
         prepared = [prepare(name, args.scale, args.out, args.seeds, args.backend, args.panel)
@@ -66,4 +77,16 @@ def _reproduce(args: argparse.Namespace) -> int:
         print("reproduce: interrupted; no report written for unfinished figures. Run the "
               "same command again to resume.", file=sys.stderr)
         return 130
+    return 0
+
+
+def _time_at_scale(figures: list, args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from reproductions import timing
+    from workbench.run import git_commit
+    cache = Path(args.out) / "seconds_per_iteration.json"
+    per = timing.measured(figures, args.scale, cache, args.measure, git_commit(),
+                          log=lambda text: print(text, file=sys.stderr, flush=True))
+    print(timing.table(figures, args.scale, per))
     return 0

@@ -143,3 +143,45 @@ def test_every_test_adaptation_is_saved_and_averages_to_the_logged_return(tmp_pa
         assert z["positions"].shape == (101, 6, 2)
         assert z["post"].mean() == pytest.approx(row[TEST_POST], rel=1e-6)
         assert z["pre"].mean() == pytest.approx(row[TEST_PRE], rel=1e-6)
+
+
+# -- time at scale (reproductions.timing) -----------------------------------------------
+def test_makespan_is_the_longest_first_schedule():
+    from reproductions.timing import makespan
+    assert makespan([3.0, 3.0, 2.0, 2.0, 2.0], 2) == 7.0  # LPT: {3, 2, 2} and {3, 2}
+    assert makespan([10.0, 1.0, 1.0], 64) == 10.0  # never below the longest job
+    assert makespan([1.0] * 64, 16) == 4.0  # nor below the total over the cores
+
+
+def test_ray_time_follows_amdahl_with_the_measured_serial_share_and_efficiency():
+    from reproductions.timing import ray_seconds
+    assert ray_seconds([100.0], 1, serial=0.0, efficiency=1.0) == 100.0
+    assert ray_seconds([60.0, 40.0], 10, serial=0.1, efficiency=0.5) == pytest.approx(
+        100.0 * (0.1 + 0.9 / 10) / 0.5)
+
+
+def test_cost_keys_drop_the_budget_and_share_a_robot_between_goal_variants():
+    from reproductions.timing import cost_key
+    a = Run("a", "es-maml", "halfcheetah-gv", {"K": 5, "iterations": 500, "eval_every": 10})
+    b = Run("b", "es-maml", "halfcheetah-fb", {"K": 5, "iterations": 30})
+    c = Run("c", "es-maml", "halfcheetah-fb", {"K": 20})
+    d = Run("d", "es-maml", "six-circles", {"K": 20})  # not a locomotion task: kept
+    assert cost_key(a) == cost_key(b) != cost_key(c)
+    assert '"six-circles"' in cost_key(d)
+
+
+def test_time_at_scale_table_from_cached_measurements(tmp_path, capsys):
+    from reproductions import runner, timing
+    figure = runner.load_figure("a4")
+    runs = figure.scale("local").runs  # es 300 iterations, pg 100; 5 seeds
+    cache = {timing.cost_key(r): {"cpu_seconds": s, "commit": "x", "date": "d"}
+             for r, s in zip(runs, (0.6, 3.0))}
+    (tmp_path / "seconds_per_iteration.json").write_text(json.dumps(cache))
+    assert main(["reproduce", "a4", "--scale", "local", "--time-at-scale", "--out",
+                 str(tmp_path)]) == 0
+    row = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| a4")]
+    # 5 x 300 s (pg) + 5 x 180 s (es) = 2,400 core-s; LPT on 2 cores: 300 + 300 + 300 +
+    # 180 + 180 = 1,260 s = 21 min beside 300 + 300 + 180 + 180 + 180; 16 cores: the
+    # longest job (5 min); Ray on 16 CPUs: 2,400 (0.004 + 0.996 / 16) / 0.99 = 161 s
+    assert row == ["| a4 | 2 x 5 | 0.6-3 | 0.667 | 21 min | 5 min | 5 min | 3 min | <1 min "
+                   "| <1 min |"]

@@ -94,7 +94,7 @@ def check_out_dir(path: str | Path, flag: str = "--out") -> Path:
     return path
 
 
-def _git_commit() -> str:
+def git_commit() -> str:
     """The commit of the checkout this package runs from (`+dirty` with uncommitted
     changes to tracked files), or "unknown" (not a git checkout, no git)."""
     root = Path(__file__).resolve().parent.parent
@@ -122,7 +122,7 @@ def provenance() -> dict[str, Any]:
             libraries[name] = version(name)
         except PackageNotFoundError:
             libraries[name] = "not installed"
-    return {"workbench_version": __version__, "git_commit": _git_commit(),
+    return {"workbench_version": __version__, "git_commit": git_commit(),
             "python": platform.python_version(), "platform": platform.platform(),
             "libraries": libraries, "created": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
 

@@ -1,0 +1,172 @@
+"""Time at scale: what a figure costs, from measured seconds per training iteration.
+
+`measure` times one training iteration of a run's configuration on one thread: the
+CPU-seconds of a 2-iteration `workbench train` minus those of a 1-iteration one (start-up
+and the iteration-0 evaluation cancel; CPU time, so other jobs on the machine do not
+inflate it). Measurements are cached in a JSON file keyed by the configuration, with the
+commit and date they were taken on. Configurations that cost the same per iteration share
+a key: a run's budget keys (iterations, evaluation schedule, checkpoints) are dropped, and
+a locomotion task's goal-velocity / goal-position variant is timed as its forward-backward
+family (the same robot stepped the same number of times; only the reward differs). A cold
+iteration from the initial policy is measured: Walker2d and Ant policies that fall early
+cost less than ones that learned to stay up, so their figures are lower bounds.
+
+`estimate` turns per-run seconds into wall-clock times:
+- on C cores with `--jobs C`: every (run, seed) is one single-threaded job of
+  iterations x seconds; the longest-first schedule onto the least-loaded core (LPT) gives
+  the makespan (never below the longest job or the total over C);
+- on a Ray cluster of N CPUs with `--backend ray`: runs one after another, each
+  iteration's rollouts spread over N actors, by Amdahl's law with the serial share and the
+  per-CPU throughput the Ray backend measured (docs/distributed.md): an iteration of t
+  seconds on one CPU takes t (s + (1 - s) / N) / efficiency.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import heapq
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from reproductions.spec import Figure, Run
+from workbench.tasks import family_class
+
+#: Keys that set a run's budget, not what one iteration costs.
+BUDGET_KEYS = ("iterations", "eval_every", "eval_adaptations", "checkpoint_every")
+#: Ray backend, measured (docs/distributed.md): the phases that run on actors are 99.6% of
+#: an iteration at 2 actors, and an actor-CPU delivers 0.99 of a local core's throughput.
+RAY_SERIAL = 0.004
+RAY_EFFICIENCY = 0.99
+CORES = (2, 16, 64)
+RAY_CPUS = (16, 64, 256)
+
+
+def cost_key(run: Run) -> str:
+    """The configuration that sets one iteration's cost, as a string."""
+    task = run.task
+    for variant in ("-gv", "-goal"):
+        if task.endswith(variant) and task.split("-")[0] in _ROBOTS:
+            task = task[: -len(variant)] + "-fb"
+    sets = {k: v for k, v in sorted(run.sets.items()) if k not in BUDGET_KEYS}
+    return json.dumps([run.algo, task, sets])
+
+
+_ROBOTS = ("halfcheetah", "swimmer", "walker2d", "ant")
+
+
+def _cpu_of(args: list[str]) -> float:
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    subprocess.run(args, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
+def measure(key: str) -> float:
+    """CPU-seconds of one training iteration of the configuration `key`, one thread."""
+    algo, task, sets = json.loads(key)
+    with tempfile.TemporaryDirectory() as tmp:
+        base = [sys.executable, "-m", "workbench", "train", "--algo", algo, "--task", task,
+                "--quiet", "--set", "eval_adaptations=1", "--set", "eval_every=1000000000",
+                "--set", "threads=1"]
+        base += [a for k, v in sets.items() for a in ("--set", f"{k}={v}")]
+        if "nthread" in {f.name for f in dataclasses.fields(family_class(task).Params)}:
+            base += ["--set", "task.nthread=1"]  # MuJoCo's own threads: one, too
+        one = _cpu_of(base + ["--out", f"{tmp}/one", "--set", "iterations=1"])
+        two = _cpu_of(base + ["--out", f"{tmp}/two", "--set", "iterations=2"])
+    return max(two - one, 0.0)
+
+
+def measured(figures: list[Figure], scale: str, cache: Path, run_missing: bool,
+             commit: str = "", log=print) -> dict[str, float]:
+    """Seconds per iteration for every run of `figures` at `scale`: from the cache, and
+    for missing keys measured now (when `run_missing`) and added to it."""
+    table = json.loads(cache.read_text()) if cache.exists() else {}
+    keys = sorted({cost_key(r) for f in figures for r in f.scale(scale).runs})
+    for i, key in enumerate(k for k in keys if k not in table):
+        if not run_missing:
+            continue
+        log(f"measuring {key}")
+        table[key] = {"cpu_seconds": round(measure(key), 4), "commit": commit,
+                      "date": datetime.date.today().isoformat()}
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        cache.write_text(json.dumps(table, indent=1, sort_keys=True) + "\n")
+    return {k: v["cpu_seconds"] for k, v in table.items()}
+
+
+# -- estimates -------------------------------------------------------------------------
+def makespan(jobs: list[float], cores: int) -> float:
+    """Longest-first schedule of independent single-core jobs onto `cores` cores."""
+    loads = [0.0] * max(cores, 1)
+    for job in sorted(jobs, reverse=True):
+        heapq.heapreplace(loads, loads[0] + job)
+    return max(loads)
+
+
+def ray_seconds(jobs: list[float], cpus: int, serial: float = RAY_SERIAL,
+                efficiency: float = RAY_EFFICIENCY) -> float:
+    """Jobs one after another, each spread over `cpus` Ray actors (Amdahl)."""
+    return sum(jobs) * (serial + (1.0 - serial) / cpus) / efficiency
+
+
+def job_seconds(figure: Figure, scale: str, per_iteration: dict[str, float],
+                seeds: int | None = None) -> tuple[list[float], list[str]]:
+    """One entry per (run, seed): iterations x seconds per iteration; and the runs whose
+    configuration has no measurement."""
+    spec = figure.scale(scale)
+    jobs, missing = [], []
+    for run in spec.runs:
+        key = cost_key(run)
+        if key not in per_iteration:
+            missing.append(run.name)
+            continue
+        iterations = int(run.sets.get("iterations", 0)) or _default_iterations(run)
+        jobs += [iterations * per_iteration[key]] * (seeds or spec.seeds)
+    return jobs, missing
+
+
+def _default_iterations(run: Run) -> int:
+    from workbench.config import resolve  # the run's resolved default
+    from workbench.algorithm import algorithm_class
+    return int(resolve(algorithm_class(run.algo), None, run.set_list(),
+                       task=run.task)["iterations"])
+
+
+def estimate(jobs: list[float]) -> dict[str, Any]:
+    return {"core_hours": sum(jobs) / 3600,
+            "cores": {c: makespan(jobs, c) / 3600 for c in CORES},
+            "ray": {n: ray_seconds(jobs, n) / 3600 for n in RAY_CPUS}}
+
+
+def hours(h: float) -> str:
+    if h * 60 < 1:
+        return "<1 min"
+    return f"{h * 60:.0f} min" if h < 1 else f"{h:.1f} h" if h < 100 else f"{h:,.0f} h"
+
+
+def table(figures: list[Figure], scale: str, per_iteration: dict[str, float]) -> str:
+    """Markdown: per figure, seconds per iteration (range over its runs), core-hours and
+    expected wall-clock on 2 / 16 / 64 cores and on Ray clusters."""
+    head = (["figure", "runs x seeds", "s / iteration (1 thread)", "core-hours"]
+            + [f"{c} cores" for c in CORES] + [f"Ray, {n} CPUs" for n in RAY_CPUS])
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for figure in figures:
+        jobs, missing = job_seconds(figure, scale, per_iteration)
+        spec = figure.scale(scale)
+        if missing:
+            lines.append(f"| {figure.name} | {len(spec.runs)} x {spec.seeds} | not measured: "
+                         f"{', '.join(missing)} |" + " |" * (len(head) - 3))
+            continue
+        per = sorted(per_iteration[cost_key(r)] for r in spec.runs)
+        e = estimate(jobs)
+        cells = [figure.name, f"{len(spec.runs)} x {spec.seeds}",
+                 f"{per[0]:.3g}" if per[0] == per[-1] else f"{per[0]:.3g}-{per[-1]:.3g}",
+                 f"{e['core_hours']:.3g}"]
+        cells += [hours(e["cores"][c]) for c in CORES] + [hours(e["ray"][n]) for n in RAY_CPUS]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
