@@ -1,9 +1,9 @@
 """Time at scale: what a figure costs, from measured seconds per training iteration.
 
 `measure` times one training iteration of a run's configuration on one thread: the
-CPU-seconds of a 2-iteration `workbench train` minus those of a 1-iteration one (start-up
-and the iteration-0 evaluation cancel; CPU time, so other jobs on the machine do not
-inflate it). Measurements are cached in a JSON file keyed by the configuration, with the
+CPU-seconds of a (1 + N)-iteration `workbench train` minus those of a 1-iteration one, over
+N (start-up and the iteration-0 evaluation cancel; CPU time, so other jobs on the machine
+stretch it less than wall time, though two busy cores sharing caches still do a little). Measurements are cached in a JSON file keyed by the configuration, with the
 commit and date they were taken on. Configurations that cost the same per iteration share
 a key: a run's budget keys (iterations, evaluation schedule, checkpoints) are dropped, and
 a locomotion task's goal-velocity / goal-position variant is timed as its forward-backward
@@ -27,6 +27,7 @@ import dataclasses
 import datetime
 import heapq
 import json
+import math
 import resource
 import subprocess
 import sys
@@ -35,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from reproductions.spec import Figure, Run
+from workbench.metrics import WALL_TIME
 from workbench.tasks import family_class
 
 #: Keys that set a run's budget, not what one iteration costs.
@@ -67,8 +69,11 @@ def _cpu_of(args: list[str]) -> float:
     return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
-def measure(key: str) -> float:
-    """CPU-seconds of one training iteration of the configuration `key`, one thread."""
+def measure(key: str, target: float = 10.0) -> float:
+    """CPU-seconds of one training iteration of the configuration `key`, one thread:
+    (CPU of a (1 + N)-iteration run - CPU of a 1-iteration run) / N, with N chosen from
+    the first run's iteration time so that the N iterations take about `target` seconds
+    (cheap iterations would otherwise drown in the start-up's noise)."""
     algo, task, sets = json.loads(key)
     with tempfile.TemporaryDirectory() as tmp:
         base = [sys.executable, "-m", "workbench", "train", "--algo", algo, "--task", task,
@@ -78,8 +83,10 @@ def measure(key: str) -> float:
         if "nthread" in {f.name for f in dataclasses.fields(family_class(task).Params)}:
             base += ["--set", "task.nthread=1"]  # MuJoCo's own threads: one, too
         one = _cpu_of(base + ["--out", f"{tmp}/one", "--set", "iterations=1"])
-        two = _cpu_of(base + ["--out", f"{tmp}/two", "--set", "iterations=2"])
-    return max(two - one, 0.0)
+        first = json.loads((Path(tmp) / "one" / "metrics.jsonl").read_text().splitlines()[0])
+        n = max(1, min(1000, math.ceil(target / max(first[WALL_TIME], 1e-3))))
+        more = _cpu_of(base + ["--out", f"{tmp}/more", "--set", f"iterations={1 + n}"])
+    return max(more - one, 0.0) / n
 
 
 def measured(figures: list[Figure], scale: str, cache: Path, run_missing: bool,
