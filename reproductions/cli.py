@@ -85,8 +85,8 @@ def _time_at_scale(figures: list, args: argparse.Namespace) -> int:
 
     from reproductions import timing
     from workbench.run import git_commit
-    cache = Path(args.out) / "seconds_per_iteration.json"
-    per = timing.measured(figures, args.scale, cache, args.measure, git_commit(),
-                          log=lambda text: print(text, file=sys.stderr, flush=True))
-    print(timing.table(figures, args.scale, per))
+    per, source = timing.measured(figures, args.scale, Path(args.out), args.measure,
+                                  git_commit(),
+                                  log=lambda text: print(text, file=sys.stderr, flush=True))
+    print(timing.table(figures, args.scale, per, source))
     return 0

@@ -4,7 +4,10 @@
 CPU-seconds of a (1 + N)-iteration `workbench train` minus those of a 1-iteration one, over
 N (start-up and the iteration-0 evaluation cancel; CPU time, so other jobs on the machine
 stretch it less than wall time, though two busy cores sharing caches still do a little). Measurements are cached in a JSON file keyed by the configuration, with the
-commit and date they were taken on. Configurations that cost the same per iteration share
+commit and date they were taken on. Where runs of the same configuration have been
+trained (any figure, any scale, under the same output directory), their own seconds per
+iteration are used instead (`from_runs`): they include test evaluations and episodes that
+lengthen as policies learn. Configurations that cost the same per iteration share
 a key: a run's budget keys (iterations, evaluation schedule, checkpoints) are dropped, and
 a locomotion task's goal-velocity / goal-position variant is timed as its forward-backward
 family (the same robot stepped the same number of times; only the reward differs). A cold
@@ -89,21 +92,48 @@ def measure(key: str, target: float = 10.0) -> float:
     return max(more - one, 0.0) / n
 
 
-def measured(figures: list[Figure], scale: str, cache: Path, run_missing: bool,
-             commit: str = "", log=print) -> dict[str, float]:
-    """Seconds per iteration for every run of `figures` at `scale`: from the cache, and
-    for missing keys measured now (when `run_missing`) and added to it."""
+def from_runs(out: Path, figures: list[Figure]) -> dict[str, float]:
+    """Seconds per iteration over whole trained runs found under `out/runs/FIGURE/SCALE/`
+    (wall time including test evaluations, mean over seeds and over the runs that share a
+    configuration): what a run costs as it learns, e.g. on CartPole or Walker2d whose
+    episodes lengthen as policies stop falling, where a cold iteration is far too cheap."""
+    found: dict[str, list[float]] = {}
+    for figure in figures:
+        for scale, spec in figure.scales.items():
+            for run in spec.runs:
+                for metrics in sorted((out / "runs" / figure.name / scale / run.name)
+                                      .glob("seed*/metrics.jsonl")):
+                    rows = [json.loads(line) for line in metrics.read_text().splitlines()
+                            if line.strip()]
+                    if rows:
+                        found.setdefault(cost_key(run), []).append(
+                            rows[-1][WALL_TIME] / len(rows))
+    return {k: sum(v) / len(v) for k, v in found.items()}
+
+
+def measured(figures: list[Figure], scale: str, out: Path, run_missing: bool,
+             commit: str = "", log=print) -> tuple[dict[str, float], dict[str, str]]:
+    """Seconds per iteration for every run of `figures` at `scale`, and where each came
+    from: trained runs under `out/runs` first (`from_runs`, over every registered figure
+    and scale), else one-thread cold iterations cached in
+    `out/seconds_per_iteration.json`, measured now for missing keys when `run_missing`."""
+    cache = out / "seconds_per_iteration.json"
     table = json.loads(cache.read_text()) if cache.exists() else {}
+    runs = from_runs(out, figures)
     keys = sorted({cost_key(r) for f in figures for r in f.scale(scale).runs})
-    for i, key in enumerate(k for k in keys if k not in table):
-        if not run_missing:
+    for key in keys:
+        if key in runs or key in table or not run_missing:
             continue
         log(f"measuring {key}")
         table[key] = {"cpu_seconds": round(measure(key), 4), "commit": commit,
                       "date": datetime.date.today().isoformat()}
         cache.parent.mkdir(parents=True, exist_ok=True)
         cache.write_text(json.dumps(table, indent=1, sort_keys=True) + "\n")
-    return {k: v["cpu_seconds"] for k, v in table.items()}
+    per = {k: v["cpu_seconds"] for k, v in table.items()}
+    source = {k: "cold" for k in per}
+    per.update(runs)
+    source.update({k: "runs" for k in runs})
+    return per, source
 
 
 # -- estimates -------------------------------------------------------------------------
@@ -156,10 +186,13 @@ def hours(h: float) -> str:
     return f"{h * 60:.0f} min" if h < 1 else f"{h:.1f} h" if h < 100 else f"{h:,.0f} h"
 
 
-def table(figures: list[Figure], scale: str, per_iteration: dict[str, float]) -> str:
-    """Markdown: per figure, seconds per iteration (range over its runs), core-hours and
-    expected wall-clock on 2 / 16 / 64 cores and on Ray clusters."""
-    head = (["figure", "runs x seeds", "s / iteration (1 thread)", "core-hours"]
+def table(figures: list[Figure], scale: str, per_iteration: dict[str, float],
+          source: dict[str, str] | None = None) -> str:
+    """Markdown: per figure, seconds per iteration (range over its runs, and whether they
+    come from trained runs or cold iterations), core-hours and expected wall-clock on
+    2 / 16 / 64 cores and on Ray clusters."""
+    source = source or {}
+    head = (["figure", "runs x seeds", "s / iteration", "from", "core-hours"]
             + [f"{c} cores" for c in CORES] + [f"Ray, {n} CPUs" for n in RAY_CPUS])
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for figure in figures:
@@ -169,11 +202,13 @@ def table(figures: list[Figure], scale: str, per_iteration: dict[str, float]) ->
             lines.append(f"| {figure.name} | {len(spec.runs)} x {spec.seeds} | not measured: "
                          f"{', '.join(missing)} |" + " |" * (len(head) - 3))
             continue
-        per = sorted(per_iteration[cost_key(r)] for r in spec.runs)
+        keys = [cost_key(r) for r in spec.runs]
+        per = sorted(per_iteration[k] for k in keys)
+        origin = sorted({source.get(k, "cold") for k in keys})
         e = estimate(jobs)
         cells = [figure.name, f"{len(spec.runs)} x {spec.seeds}",
                  f"{per[0]:.3g}" if per[0] == per[-1] else f"{per[0]:.3g}-{per[-1]:.3g}",
-                 f"{e['core_hours']:.3g}"]
+                 " + ".join(origin), f"{e['core_hours']:.3g}"]
         cells += [hours(e["cores"][c]) for c in CORES] + [hours(e["ray"][n]) for n in RAY_CPUS]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)

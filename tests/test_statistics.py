@@ -183,5 +183,15 @@ def test_time_at_scale_table_from_cached_measurements(tmp_path, capsys):
     # 5 x 300 s (pg) + 5 x 180 s (es) = 2,400 core-s; LPT on 2 cores: 300 + 300 + 300 +
     # 180 + 180 = 1,260 s = 21 min beside 300 + 300 + 180 + 180 + 180; 16 cores: the
     # longest job (5 min); Ray on 16 CPUs: 2,400 (0.004 + 0.996 / 16) / 0.99 = 161 s
-    assert row == ["| a4 | 2 x 5 | 0.6-3 | 0.667 | 21 min | 5 min | 5 min | 3 min | <1 min "
-                   "| <1 min |"]
+    assert row == ["| a4 | 2 x 5 | 0.6-3 | cold | 0.667 | 21 min | 5 min | 5 min | 3 min "
+                   "| <1 min | <1 min |"]
+    # a trained run of the es configuration (here at paper scale: the same per-iteration
+    # settings as local) replaces its cold measurement
+    seed = tmp_path / "runs" / "a4" / "paper" / "es" / "seed0"
+    seed.mkdir(parents=True)
+    (seed / "metrics.jsonl").write_text("".join(
+        json.dumps({"iteration": i, "wall_time_s": 1.2 * (i + 1)}) + "\n" for i in range(4)))
+    assert main(["reproduce", "a4", "--scale", "local", "--time-at-scale", "--out",
+                 str(tmp_path)]) == 0
+    row = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| a4")]
+    assert row[0].startswith("| a4 | 2 x 5 | 1.2-3 | cold + runs | 0.917 |")  # 5 x 360 + 5 x 300 s
