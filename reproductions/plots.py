@@ -31,9 +31,13 @@ from workbench.tasks import family_class
 ES_ALGOS = ("es-maml",)
 
 
-def mean_std(results: Results, run: str, axis: str, metric: str, negate: bool):
-    """x, mean and std over seeds of a run's metric (`experiment.curves`, as compare)."""
-    x, mean, std = curves_over_seeds([results.evals[run][s] for s in results.seeds], axis, metric)
+def mean_std(results: Results, run: str, axis: str, metric: str, negate: bool,
+             floor: float | None = None):
+    """x, mean and std over seeds of a run's metric (`experiment.curves`, as compare);
+    with `floor`, of each evaluation's clipped mean (`Results.clipped_rows`)."""
+    rows = (results.clipped_rows(run, floor) if floor is not None
+            else [results.evals[run][s] for s in results.seeds])
+    x, mean, std = curves_over_seeds(rows, axis, metric)
     return x, (-mean if negate else mean), std
 
 
@@ -97,7 +101,8 @@ def curves(results: Results, path: Path) -> list[Path]:
             x_axis = "rollouts" if axis == "iterations" and es_vs_pg(runs) else axis
             bounds = value_range(panel, runs)
             for run in runs:
-                x, mean, std = mean_std(results, run.name, x_axis, panel.metric, panel.negate)
+                x, mean, std = mean_std(results, run.name, x_axis, panel.metric, panel.negate,
+                                        panel.floor)
                 (line,) = ax.plot(x, mean, lw=1.5, marker="o" if len(x) < 6 else None, ms=3,
                                   label=legend_label(results, run))
                 low, high = clip_band(mean, std, bounds)

@@ -119,6 +119,19 @@ class Results:
             out["positions"] = np.concatenate([p["positions"] for p in parts], axis=1)
         return out
 
+    def clipped_rows(self, run: str, floor: float) -> list[list[dict[str, Any]]]:
+        """Per seed, the test-evaluation rows with `POST` replaced by the evaluation's
+        clipped mean (its saved adaptations floored at `floor`): for plotting."""
+        out = []
+        for s in self.seeds:
+            folder = self.dirs[(run, s)] / "evaluations"
+            rows = []
+            for row in self.evals[run][s]:
+                saved = np.load(folder / f"iter_{int(row['iteration']):06d}.npz")
+                rows.append({**row, POST: clipped_mean(saved["post"], floor)})
+            out.append(rows)
+        return out
+
     def per_seed(self, run: str, statistic, **kw) -> np.ndarray:
         """`statistic(adaptations dict)` for each seed (see `adaptations` for `kw`)."""
         return np.array([float(statistic(self.adaptations(run, s, **kw))) for s in self.seeds])

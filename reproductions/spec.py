@@ -53,6 +53,9 @@ class Panel:
     #: clipped to it. None: the task family's `return_range` when the panel plots a return
     #: (not negated) and all its runs share one family.
     y_range: tuple[float | None, float | None] | None = None
+    #: Plot each evaluation's clipped mean instead (every test adaptation's return floored
+    #: here, `results.clipped_mean`): for returns where one catastrophe hides the rest.
+    floor: float | None = None
 
 
 @dataclass(frozen=True)

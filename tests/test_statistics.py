@@ -122,6 +122,9 @@ def test_stay_put_return_is_minus_the_clipped_distance_times_the_horizon():
     assert paths.stay_put_return("four-corners") == -4 * 100
     assert paths.stay_put_return("six-circles") == -8 * 100  # two correct goals
     assert paths.stay_put_return("six-circles", num_goals=4, num_correct=1) == -4 * 100
+    from reproductions.specs import fig1, fig2
+    assert fig1.STAY_PUT == paths.stay_put_return("four-corners-penalty")
+    assert fig2.STAY_PUT == {run: fig2.stay_put(run) for run in fig2.VARIANTS}
 
 
 @pytest.mark.parametrize("algo,sets", [

@@ -15,6 +15,10 @@ from reproductions.specs.common import SMOKE_ES, es
 #: authors' released configuration (4 goals, 1 correct).
 VARIANTS = {"hc-K20": {}, "hc4-K20": {"task.num_goals": 4, "task.num_correct": 1}}
 LABELS = {"hc-K20": "6 goals, 2 correct", "hc4-K20": "4 goals, 1 correct"}
+PANELS = {"hc-K20": "goals6", "hc4-K20": "goals4"}
+#: Staying put: -4 per correct goal per step for 100 steps (`stay_put`, checked against
+#: the simulator in tests/test_statistics.py); the floor of the clipped curves.
+STAY_PUT = {"hc-K20": -800.0, "hc4-K20": -400.0}
 #: "Comes to a correct goal": within 0.5 of it at some step.
 NEAR = 0.5
 #: A wrong goal's penalty zone: within 2 (d^2 < 4) of it.
@@ -22,7 +26,7 @@ WRONG_ZONE = 2.0
 
 
 def _runs(sets: dict) -> tuple:
-    return tuple(es(run, "six-circles", "curve", f"ES-MAML HC K=20, {LABELS[run]}",
+    return tuple(es(run, "six-circles", PANELS[run], f"ES-MAML HC K=20, {LABELS[run]}",
                     adaptation="hc", K=20, policy="H", **{**variant, **sets})
                  for run, variant in VARIANTS.items())
 
@@ -100,7 +104,9 @@ FIGURE = Figure(
     name="fig2",
     title="Six Circles exploration with HC",
     claim="ES-MAML with the HC operator finds the correct circles on Six Circles (K = 20).",
-    panels=(Panel("curve", "Six Circles, HC, K=20"),),
+    panels=tuple(Panel(PANELS[run], f"Six Circles, {LABELS[run]}, HC, K=20, clipped at "
+                                    f"staying put", ylabel="clipped post-adaptation test "
+                                    "return", floor=STAY_PUT[run]) for run in VARIANTS),
     scales={
         "smoke": Scale(_runs(SMOKE_ES), seeds=1, wall_time="~10 s"),
         # 500 iterations (the paper states no budget; 300 left the curve unsettled), 5 seeds
