@@ -1,9 +1,9 @@
 """Time at scale: what a figure costs, from measured seconds per training iteration.
 
-`measure` times one training iteration of a run's configuration on one thread: the
-CPU-seconds of a (1 + N)-iteration `workbench train` minus those of a 1-iteration one, over
-N (start-up and the iteration-0 evaluation cancel; CPU time, so other jobs on the machine
-stretch it less than wall time, though two busy cores sharing caches still do a little). Measurements are cached in a JSON file keyed by the configuration, with the
+`measure` times one training iteration of a run's configuration on one thread, in
+CPU-seconds of `workbench train` processes with start-up subtracted (see its docstring;
+CPU time, so other jobs on the machine stretch it less than wall time, though busy cores
+sharing caches still do a little). Measurements are cached in a JSON file keyed by the configuration, with the
 commit and date they were taken on. Where runs of the same configuration have been
 trained (any figure, any scale, under the same output directory), their own seconds per
 iteration are used instead (`from_runs`): they include test evaluations and episodes that
@@ -73,23 +73,38 @@ def _cpu_of(args: list[str]) -> float:
 
 
 def measure(key: str, target: float = 10.0) -> float:
-    """CPU-seconds of one training iteration of the configuration `key`, one thread:
-    (CPU of a (1 + N)-iteration run - CPU of a 1-iteration run) / N, with N chosen from
-    the first run's iteration time so that the N iterations take about `target` seconds
-    (cheap iterations would otherwise drown in the start-up's noise)."""
+    """CPU-seconds of one training iteration of the configuration `key`, one thread.
+
+    A 1-iteration run first. If its iteration took `target` seconds or more, the answer is
+    its CPU time minus that of the same command with the cheapest population (one
+    perturbation, K = 1, no current-point evaluations: start-up, model loading and a
+    negligible iteration). Otherwise (CPU of a (1 + N)-iteration run - CPU of the
+    1-iteration run) / N, with N sized so that the N iterations take about `target`
+    seconds, so cheap iterations do not drown in the start-up's noise."""
     algo, task, sets = json.loads(key)
     with tempfile.TemporaryDirectory() as tmp:
         base = [sys.executable, "-m", "workbench", "train", "--algo", algo, "--task", task,
                 "--quiet", "--set", "eval_adaptations=1", "--set", "eval_every=1000000000",
                 "--set", "threads=1"]
-        base += [a for k, v in sets.items() for a in ("--set", f"{k}={v}")]
         if "nthread" in {f.name for f in dataclasses.fields(family_class(task).Params)}:
             base += ["--set", "task.nthread=1"]  # MuJoCo's own threads: one, too
-        one = _cpu_of(base + ["--out", f"{tmp}/one", "--set", "iterations=1"])
+        full = base + [a for k, v in sets.items() for a in ("--set", f"{k}={v}")]
+        one = _cpu_of(full + ["--out", f"{tmp}/one", "--set", "iterations=1"])
         first = json.loads((Path(tmp) / "one" / "metrics.jsonl").read_text().splitlines()[0])
+        if first[WALL_TIME] >= target:
+            cheap = {**sets, **CHEAPEST.get(algo, {})}
+            probe = base + [a for k, v in cheap.items() for a in ("--set", f"{k}={v}")]
+            return max(one - _cpu_of(probe + ["--out", f"{tmp}/probe",
+                                               "--set", "iterations=1"]), 0.0)
         n = max(1, min(1000, math.ceil(target / max(first[WALL_TIME], 1e-3))))
-        more = _cpu_of(base + ["--out", f"{tmp}/more", "--set", f"iterations={1 + n}"])
+        more = _cpu_of(full + ["--out", f"{tmp}/more", "--set", f"iterations={1 + n}"])
     return max(more - one, 0.0) / n
+
+
+#: The smallest population of each algorithm: what `measure` subtracts as start-up.
+CHEAPEST = {"es-maml": {"num_perturbations": 1, "num_current_evals": 0, "K": 1},
+            "maml-trpo": {"meta_batch": 1, "K": 1}, "promp": {"meta_batch": 1, "K": 1},
+            "dice": {"meta_batch": 1, "K": 1}}
 
 
 def from_runs(out: Path, figures: list[Figure]) -> dict[str, float]:
