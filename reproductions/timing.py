@@ -77,7 +77,7 @@ def measure(key: str, target: float = 10.0) -> float:
 
     A 1-iteration run first. If its iteration took `target` seconds or more, the answer is
     its CPU time minus that of the same command with the cheapest population (one
-    perturbation, K = 1, no current-point evaluations: start-up, model loading and a
+    perturbation pair, K = 1, one current-point evaluation: start-up, model loading and a
     negligible iteration). Otherwise (CPU of a (1 + N)-iteration run - CPU of the
     1-iteration run) / N, with N sized so that the N iterations take about `target`
     seconds, so cheap iterations do not drown in the start-up's noise."""
@@ -102,7 +102,7 @@ def measure(key: str, target: float = 10.0) -> float:
 
 
 #: The smallest population of each algorithm: what `measure` subtracts as start-up.
-CHEAPEST = {"es-maml": {"num_perturbations": 1, "num_current_evals": 0, "K": 1},
+CHEAPEST = {"es-maml": {"num_perturbations": 2, "num_current_evals": 1, "K": 1},
             "maml-trpo": {"meta_batch": 1, "K": 1}, "promp": {"meta_batch": 1, "K": 1},
             "dice": {"meta_batch": 1, "K": 1}}
 
