@@ -198,3 +198,19 @@ def test_time_at_scale_table_from_cached_measurements(tmp_path, capsys):
                  str(tmp_path)]) == 0
     row = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| a4")]
     assert row[0].startswith("| a4 | 2 x 5 | 1.2-3 | cold + runs | 0.917 |")  # 5 x 360 + 5 x 300 s
+
+
+@pytest.mark.slow
+def test_measure_times_one_iteration_without_the_start_up():
+    from reproductions.timing import measure
+    cheap = json.dumps(["es-maml", "four-corners",
+                        {"num_perturbations": 20, "num_current_evals": 2, "policy": "L"}])
+    # N-iteration path: 22 x 21 point-mass rollouts an iteration, far below the ~2 s
+    # start-up that a naive timing of one run would include
+    assert 0.0 < measure(cheap, target=5.0) < 1.0
+    # probe path (an iteration of >= target seconds is timed once, less a start-up probe):
+    # 1,010 x 21 rollouts of policy H, about a second an iteration here
+    dear = json.dumps(["es-maml", "four-corners", {"num_perturbations": 1000,
+                                                   "num_current_evals": 10, "policy": "H"}])
+    n_path, probe_path = measure(dear, target=3.0), measure(dear, target=0.0)
+    assert 0.2 < n_path < 10.0 and 0.5 * n_path < probe_path < 2.0 * n_path
