@@ -125,10 +125,11 @@ FIGURE = Figure(
         # 300 iterations: at 150 the curves still rise (an MC pilot went -312 at 150 to
         # -261 at 300); 5 seeds against heavy-tailed penalty returns; every check is judged
         # on the last 3 evaluations' 600 test adaptations per seed. Estimated from the paper
-        # scale's measured 22 min (150 iterations, 3 seeds): ~75 min with --jobs 2.
+        # scale's measured 22 min (150 iterations, 3 seeds): ~75 min with --jobs 2;
+        # measured 68 min (docs/reproductions.md).
         "local": Scale(_runs((20, 10, 5), {"iterations": 300, "eval_every": 15},
                              {"iterations": 100, "eval_every": 10}),
-                       seeds=5, wall_time="~75 min with --jobs 2 (estimated)"),
+                       seeds=5, wall_time="68 min with --jobs 2 (measured)"),
         # The paper states no budget: its settings at the local budget, 3 seeds.
         "paper": Scale(_runs((20, 10, 5), {"iterations": 300, "eval_every": 15},
                              {"iterations": 100, "eval_every": 10}),
