@@ -118,7 +118,7 @@ FIGURE = Figure(
             Panel("K20", "MC vs DPP vs HC, K=20 (paper 1b)"),
             Panel("K10", "MC vs DPP vs HC, K=10 (paper 1b)"),
             Panel("K5", "MC vs DPP vs HC, K=5 (paper 1b)"),
-            Panel("penalty", "wrong-goal penalty, K=20, clipped at staying put (paper 1b)",
+            Panel("penalty", "wrong-goal penalty, K=20, clipped (paper 1b)",
                   ylabel="clipped post-adaptation test return", floor=STAY_PUT)),
     scales={
         "smoke": Scale(_runs((20, 5), SMOKE_ES, SMOKE_PG), seeds=1, wall_time="~30 s"),

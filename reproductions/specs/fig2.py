@@ -104,9 +104,9 @@ FIGURE = Figure(
     name="fig2",
     title="Six Circles exploration with HC",
     claim="ES-MAML with the HC operator finds the correct circles on Six Circles (K = 20).",
-    panels=tuple(Panel(PANELS[run], f"Six Circles, {LABELS[run]}, HC, K=20, clipped at "
-                                    f"staying put", ylabel="clipped post-adaptation test "
-                                    "return", floor=STAY_PUT[run]) for run in VARIANTS),
+    panels=tuple(Panel(PANELS[run], f"Six Circles, {LABELS[run]}, HC, K=20, clipped",
+                       ylabel="clipped post-adaptation test return", floor=STAY_PUT[run])
+                 for run in VARIANTS),
     scales={
         "smoke": Scale(_runs(SMOKE_ES), seeds=1, wall_time="~10 s"),
         # 500 iterations (the paper states no budget; 300 left the curve unsettled), 5 seeds
