@@ -65,7 +65,7 @@ FIGURE = Figure(
         # 5 seeds; the paper-scale budget (the curves had settled); ~17 min with --jobs 2.
         "local": Scale(_runs({"iterations": 300, "eval_every": 25},
                              {"iterations": 100, "eval_every": 10}), seeds=5,
-                       wall_time="~17 min with --jobs 2 (estimated from the paper scale)"),
+                       wall_time="15 min with --jobs 2 (measured)"),
         "paper": Scale(_runs({"iterations": 300, "eval_every": 25},
                              {"iterations": 100, "eval_every": 10}), seeds=3,
                        wall_time="~10 min with --jobs 2 (measured, loaded machine)"),

@@ -50,7 +50,7 @@ FIGURE = Figure(
         # 2.25, 1.91, 1.86 over seeds: a spread that 3 seeds already judge against 0.6, and
         # no heavy tail, so `local` is the same budget.
         "local": Scale(_runs((5,), PAPER), seeds=3,
-                       wall_time="~28 min with --jobs 2 (estimated, docs/sine-sweep.md)"),
+                       wall_time="35 min with --jobs 2 (measured)"),
         "paper": Scale(_runs((5,), PAPER), seeds=3,
                        wall_time="~25-28 min with --jobs 2 (estimated, docs/sine-sweep.md)"),
     },
