@@ -119,6 +119,14 @@ def min_distances(positions: np.ndarray, tasks: np.ndarray, family,
     return out
 
 
+def entered_wrong_zone(adaptations: dict[str, np.ndarray], family,
+                       radius: float = 2.0) -> np.ndarray:
+    """Per adaptation: its path came within `radius` of a wrong goal of its task (inside
+    that goal's penalty zone, radius 2 on Four Corners and Six Circles)."""
+    return min_distances(adaptations["positions"], adaptations["tasks"], family,
+                         "wrong") < radius
+
+
 def froze(positions: np.ndarray, radius: float) -> np.ndarray:
     """Per adaptation: the path never gets farther than `radius` from where it started."""
     return np.linalg.norm(positions - positions[:1], axis=-1).max(0) < radius

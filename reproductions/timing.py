@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from reproductions.spec import Figure, Run
+from workbench.config import RunConfig
 from workbench.metrics import WALL_TIME
 from workbench.tasks import family_class
 
@@ -49,6 +50,8 @@ BUDGET_KEYS = ("iterations", "eval_every", "eval_adaptations", "checkpoint_every
 RAY_SERIAL = 0.004
 RAY_EFFICIENCY = 0.99
 CORES = (2, 16, 64)
+#: Locomotion robots whose goal variants are timed as their forward-backward family.
+_ROBOTS = ("halfcheetah", "swimmer", "walker2d", "ant")
 RAY_CPUS = (16, 64, 256)
 
 
@@ -61,8 +64,6 @@ def cost_key(run: Run) -> str:
     sets = {k: v for k, v in sorted(run.sets.items()) if k not in BUDGET_KEYS}
     return json.dumps([run.algo, task, sets])
 
-
-_ROBOTS = ("halfcheetah", "swimmer", "walker2d", "ant")
 
 
 def _cpu_of(args: list[str]) -> float:
@@ -133,18 +134,18 @@ def measured(figures: list[Figure], scale: str, out: Path, run_missing: bool,
     and scale), else one-thread cold iterations cached in
     `out/seconds_per_iteration.json`, measured now for missing keys when `run_missing`."""
     cache = out / "seconds_per_iteration.json"
-    table = json.loads(cache.read_text()) if cache.exists() else {}
+    cached = json.loads(cache.read_text()) if cache.exists() else {}
     runs = from_runs(out, figures)
     keys = sorted({cost_key(r) for f in figures for r in f.scale(scale).runs})
     for key in keys:
-        if key in runs or key in table or not run_missing:
+        if key in runs or key in cached or not run_missing:
             continue
         log(f"measuring {key}")
-        table[key] = {"cpu_seconds": round(measure(key), 4), "commit": commit,
+        cached[key] = {"cpu_seconds": round(measure(key), 4), "commit": commit,
                       "date": datetime.date.today().isoformat()}
         cache.parent.mkdir(parents=True, exist_ok=True)
-        cache.write_text(json.dumps(table, indent=1, sort_keys=True) + "\n")
-    per = {k: v["cpu_seconds"] for k, v in table.items()}
+        cache.write_text(json.dumps(cached, indent=1, sort_keys=True) + "\n")
+    per = {k: v["cpu_seconds"] for k, v in cached.items()}
     source = {k: "cold" for k in per}
     per.update(runs)
     source.update({k: "runs" for k in runs})
@@ -177,16 +178,9 @@ def job_seconds(figure: Figure, scale: str, per_iteration: dict[str, float],
         if key not in per_iteration:
             missing.append(run.name)
             continue
-        iterations = int(run.sets.get("iterations", 0)) or _default_iterations(run)
+        iterations = int(run.sets.get("iterations", RunConfig.iterations))
         jobs += [iterations * per_iteration[key]] * (seeds or spec.seeds)
     return jobs, missing
-
-
-def _default_iterations(run: Run) -> int:
-    from workbench.config import resolve  # the run's resolved default
-    from workbench.algorithm import algorithm_class
-    return int(resolve(algorithm_class(run.algo), None, run.set_list(),
-                       task=run.task)["iterations"])
 
 
 def estimate(jobs: list[float]) -> dict[str, Any]:

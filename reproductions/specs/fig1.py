@@ -54,8 +54,7 @@ def behaviour(r: Results, run: str) -> str:
     for seed in r.seeds:
         a = r.adaptations(run, seed)
         family = paths.family_of(r.dirs[(run, seed)])
-        wrong += int((paths.min_distances(a["positions"], a["tasks"], family, "wrong")
-                      < 2.0).sum())
+        wrong += int(paths.entered_wrong_zone(a, family).sum())
         frozen += int(paths.froze(a["positions"], FREEZE_RADIUS).sum())
         n += len(a["tasks"])
     return (f"{r.label(run)}: {wrong / n:.1%} of {n} final adaptations enter a wrong zone, "

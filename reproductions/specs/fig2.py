@@ -53,8 +53,7 @@ def shares(r: Results, run: str) -> tuple[np.ndarray, str]:
         family = paths.family_of(r.dirs[(run, seed)])
         out.append(float((paths.min_distances(a["positions"], a["tasks"], family, "goal")
                           < NEAR).mean()))
-        wrong += int((paths.min_distances(a["positions"], a["tasks"], family, "wrong")
-                      < WRONG_ZONE).sum())
+        wrong += int(paths.entered_wrong_zone(a, family, WRONG_ZONE).sum())
         n += len(a["tasks"])
     return np.array(out), f"{wrong / n:.1%} of {n} final adaptations enter a wrong zone"
 
