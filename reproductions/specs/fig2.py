@@ -103,7 +103,7 @@ FIGURE = Figure(
     name="fig2",
     title="Six Circles exploration with HC",
     claim="ES-MAML with the HC operator finds the correct circles on Six Circles (K = 20).",
-    panels=tuple(Panel(PANELS[run], f"Six Circles, {LABELS[run]}, HC, K=20, clipped",
+    panels=tuple(Panel(PANELS[run], f"{LABELS[run]}, HC K=20, clipped",
                        ylabel="clipped post-adaptation test return", floor=STAY_PUT[run])
                  for run in VARIANTS),
     scales={
