@@ -64,6 +64,12 @@ class Scale:
     seeds: int
     wall_time: str  # expected wall time on 2 cores, as measured or estimated (say which)
 
+    def summary(self) -> str:
+        """One line for docs/reproductions.md's index: the wall time, runs and seeds."""
+        n = len(self.runs)
+        return (f"{self.wall_time}; {n} run{'s' if n > 1 else ''} x {self.seeds} "
+                f"seed{'s' if self.seeds > 1 else ''}")
+
 
 @dataclass
 class Check:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 import json
+import re
 import shutil
 
 import numpy as np
@@ -49,6 +50,19 @@ def test_every_figure_has_smoke_local_and_paper_scales_that_resolve(name, tmp_pa
     prepared = runner.prepare(name, "local", tmp_path)  # every run's config resolves
     assert len(prepared.jobs) == len(local.runs) * local.seeds
     assert not any(tmp_path.iterdir())  # and nothing is written
+
+
+def test_the_docs_index_states_each_scale_as_its_spec_does():
+    """docs/reproductions.md's index is written by hand; a spec's new budget or measured
+    wall time must reach it."""
+    doc = (Path(__file__).parents[1] / "docs" / "reproductions.md").read_text()
+    rows = {m.group(1): m.group(0).split(" | ") for m in
+            re.finditer(r"^\| \[(\w+)\]\(#\w+\) \|.*$", doc, flags=re.M)}
+    assert sorted(rows) == sorted(FIGURES)
+    for name in FIGURES:
+        figure = runner.load_figure(name)
+        assert rows[name][3:6] == [figure.scale(s).summary() for s in ("smoke", "local",
+                                                                         "paper")], name
 
 
 @pytest.mark.slow

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from reproductions.results import Results, not_worse
 from reproductions.spec import Check, Figure, Panel, Scale
-from reproductions.specs.common import (PAPER_MUJOCO_ES, LOCAL_MUJOCO_ES, SMOKE_ES,
-                                        SMOKE_MUJOCO, es)
+from reproductions.specs.common import (TIME_AT_SCALE, PAPER_MUJOCO_ES, LOCAL_MUJOCO_ES,
+                                        SMOKE_ES, SMOKE_MUJOCO, es)
 
 VARIANTS = {"fo-hessian": "FO-Hessian", "fo-nohessian": "FO-NoHessian"}
 
@@ -44,7 +44,7 @@ FIGURE = Figure(
                        wall_time="~3 h with --jobs 2 (estimated; not run yet)"),
         "paper": Scale(_runs({"iterations": 1000, "eval_every": 50},
                              {**PAPER_MUJOCO_ES, "iterations": 500}), seeds=3,
-                       wall_time="~80 h on 2 cores (estimated: 98 s per Ant iteration)"),
+                       wall_time=f"~116 h on 2 cores {TIME_AT_SCALE}"),
     },
     checks=checks,
 )

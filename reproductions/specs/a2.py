@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from reproductions.results import Results, greater
 from reproductions.spec import Check, Figure, Panel, Scale
-from reproductions.specs.common import (PAPER_MUJOCO_ES, LOCAL_MUJOCO_ES, SMOKE_ES,
-                                        SMOKE_MUJOCO, es)
+from reproductions.specs.common import (TIME_AT_SCALE, PAPER_MUJOCO_ES, LOCAL_MUJOCO_ES,
+                                        SMOKE_ES, SMOKE_MUJOCO, es)
 
 TASKS = {"hc": "halfcheetah-fb", "ant": "ant-fb"}
 VARIANTS = {"zero-order": "zero-order (Alg. 3)", "fo-nohessian": "FO-NoHessian"}
@@ -43,7 +43,7 @@ FIGURE = Figure(
                        wall_time="~1 h with --jobs 2 (estimated; HalfCheetah, K=5; not run "
                                  "yet)"),
         "paper": Scale(_runs((5, 20), {**PAPER_MUJOCO_ES, "iterations": 500}), seeds=3,
-                       wall_time="~120 h on 2 cores (estimated from bench iteration)"),
+                       wall_time=f"~133 h on 2 cores {TIME_AT_SCALE}"),
     },
     checks=checks,
     x_label="rollouts",

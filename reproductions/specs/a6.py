@@ -52,7 +52,7 @@ FIGURE = Figure(
         "local": Scale(_runs((5,), PAPER), seeds=3,
                        wall_time="35 min with --jobs 2 (measured)"),
         "paper": Scale(_runs((5,), PAPER), seeds=3,
-                       wall_time="~25-28 min with --jobs 2 (estimated, docs/sine-sweep.md)"),
+                       wall_time="~37 min with --jobs 2 (time at scale, from the local runs)"),
     },
     checks=checks,
     notes=("One gradient step (the paper also shows more steps). The paper states neither its "

@@ -6,6 +6,10 @@ from typing import Any
 
 from reproductions.spec import Run
 
+#: How a paper scale's wall time was estimated: `workbench reproduce FIG --scale paper
+#: --time-at-scale --out docs/reproductions` (reproductions/timing.py, docs/reproductions.md).
+TIME_AT_SCALE = "(time at scale: measured s / iteration)"
+
 #: ES-MAML at smoke scale: a handful of perturbations, two iterations, tiny evaluations.
 SMOKE_ES: dict[str, Any] = {"iterations": 2, "eval_every": 1, "eval_adaptations": 4,
                             "num_perturbations": 4, "num_current_evals": 2}

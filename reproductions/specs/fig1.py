@@ -132,8 +132,7 @@ FIGURE = Figure(
         # The paper states no budget: its settings at the local budget, 3 seeds.
         "paper": Scale(_runs((20, 10, 5), {"iterations": 300, "eval_every": 15},
                              {"iterations": 100, "eval_every": 10}),
-                       seeds=3, wall_time="~45 min with --jobs 2 (estimated from the local "
-                                          "runs)"),
+                       seeds=3, wall_time="~37 min with --jobs 2 (time at scale, from the local runs)"),
     },
     checks=checks,
     pictures=pictures,

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from reproductions.results import Results, greater
 from reproductions.spec import Check, Figure, Panel, Scale
-from reproductions.specs.common import (PAPER_MUJOCO_ES, LOCAL_MUJOCO_ES, SMOKE_ES,
-                                        SMOKE_MUJOCO, es)
+from reproductions.specs.common import (TIME_AT_SCALE, PAPER_MUJOCO_ES, LOCAL_MUJOCO_ES,
+                                        SMOKE_ES, SMOKE_MUJOCO, es)
 
 TASKS = {"hc-fb": "halfcheetah-fb", "hc-gv": "halfcheetah-gv", "ant-fb": "ant-fb",
          "ant-gv": "ant-gv"}
@@ -45,8 +45,7 @@ FIGURE = Figure(
                        seeds=5, wall_time="~6 h with --jobs 2 (estimated from measured CPU "
                                           "cost; HalfCheetah only; not run yet)"),
         "paper": Scale(_runs((20, 5), {**PAPER_MUJOCO_ES, "iterations": 500}), seeds=3,
-                       wall_time="~250 h on 2 cores (estimated from bench iteration: 15.6 s "
-                                 "per HalfCheetah and 98 s per Ant iteration at K = 20)"),
+                       wall_time=f"~282 h on 2 cores {TIME_AT_SCALE}"),
     },
     checks=checks,
     notes=("The paper's K values per panel are not all legible; paper scale uses K = 20 and "

@@ -7,9 +7,9 @@ import numpy as np
 
 from reproductions.results import Results, at_least, max_drawdown, not_worse
 from reproductions.spec import Check, Figure, Panel, Scale
-from reproductions.specs.common import (PAPER_MUJOCO_ES, PAPER_MUJOCO_PG, LOCAL_MUJOCO_ES,
-                                        LOCAL_MUJOCO_PG, SMOKE_ES, SMOKE_MUJOCO, SMOKE_PG, es,
-                                        pg)
+from reproductions.specs.common import (TIME_AT_SCALE, PAPER_MUJOCO_ES, PAPER_MUJOCO_PG,
+                                        LOCAL_MUJOCO_ES, LOCAL_MUJOCO_PG, SMOKE_ES,
+                                        SMOKE_MUJOCO, SMOKE_PG, es, pg)
 
 ARCHS = ("L", "H", "HH")
 MUJOCO = {"swimmer": "swimmer-fb", "walker": "walker2d-fb"}
@@ -111,9 +111,7 @@ FIGURE = Figure(
                              {**PAPER_MUJOCO_PG, "iterations": 500, "K": 20},
                              {"L": 500, "H": 200, "HH": 60}), seeds=3,
                        wall_time="CartPole panel ~50 min with --jobs 2 (measured, loaded "
-                                 "machine); Swimmer and Walker2d ~56 h on 2 cores "
-                                 "(estimated from bench iteration: 24 s per Swimmer "
-                                 "iteration)"),
+                                 f"machine); all panels ~47 h on 2 cores {TIME_AT_SCALE}"),
     },
     checks=checks,
     notes=("Run the CartPole panel alone with `--panel cartpole`. CartPole ES iterations: "

@@ -7,9 +7,9 @@ import numpy as np
 
 from reproductions.results import Results, greater, not_worse
 from reproductions.spec import FAILS, HOLDS, INCONCLUSIVE, Check, Figure, Panel, Scale
-from reproductions.specs.common import (PAPER_MUJOCO_ES, PAPER_MUJOCO_PG, LOCAL_MUJOCO_ES,
-                                        LOCAL_MUJOCO_PG, SMOKE_ES, SMOKE_MUJOCO, SMOKE_PG, es,
-                                        pg)
+from reproductions.specs.common import (TIME_AT_SCALE, PAPER_MUJOCO_ES, PAPER_MUJOCO_PG,
+                                        LOCAL_MUJOCO_ES, LOCAL_MUJOCO_PG, SMOKE_ES,
+                                        SMOKE_MUJOCO, SMOKE_PG, es, pg)
 
 ROBOTS = ("halfcheetah", "swimmer", "walker2d", "ant")
 GOALS = ("fb", "gv")
@@ -77,7 +77,7 @@ FIGURE = Figure(
                                           "costs)"),
         "paper": Scale(_runs(("L", "H"), 5, {**PAPER_MUJOCO_ES, "iterations": 500},
                              {**PAPER_MUJOCO_PG, "iterations": 500}), seeds=3,
-                       wall_time="~150 h on 2 cores (estimated from bench iteration)"),
+                       wall_time=f"~105 h on 2 cores {TIME_AT_SCALE}"),
     },
     checks=checks,
     notes="PG-MAML is MAML-TRPO (the paper's PG-MAML). K = 5 is the low-K setting.",
