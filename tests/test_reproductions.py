@@ -106,6 +106,18 @@ def test_a_second_reproduction_reuses_every_finished_run(smoke, capsys):
     assert metrics.stat().st_mtime_ns == before
 
 
+def test_a_log_says_when_each_run_started_and_finished(tmp_path, capsys):
+    """stderr that is not a terminal (a log file) gets plain lines, each stamped with the
+    date and time, one as each run starts and one as it finishes."""
+    assert main(["reproduce", "a6", "--scale", "smoke", "--out", str(tmp_path)]) == 0
+    lines = [line for line in capsys.readouterr().err.splitlines() if "runs " in line]
+    stamp = r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d "
+    assert re.fullmatch(stamp + r"runs 0/1: a6 \S+ seed 0 started at 0/\d+ iterations",
+                        lines[0]), lines
+    assert re.fullmatch(stamp + r"runs 1/1: a6 \S+ seed 0 finished at (\d+)/\1 iterations",
+                        lines[-1]), lines
+
+
 @pytest.mark.slow
 def test_an_interrupted_reproduction_resumes_and_matches_an_uninterrupted_one(tmp_path, smoke):
     # a6 at smoke: one run of 3 iterations. Leave it as a stopped run would (1 iteration,

@@ -338,7 +338,9 @@ class _Display:
         self._lock = threading.Lock()
 
     def _say(self, text: str) -> None:
-        print(text, file=sys.stderr, flush=True)
+        """One log line, stamped with the local date and time: a log of a run that spans
+        hours (or sittings) says when each run started and finished."""
+        print(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {text}", file=sys.stderr, flush=True)
 
     def open(self, job: Job) -> None:
         total, axis = budget(job.config)
