@@ -5,7 +5,7 @@ from __future__ import annotations
 from reproductions.results import Results, reached
 from reproductions.spec import Check, Figure, Panel, Scale
 
-from reproductions.specs.common import es
+from reproductions.specs.common import TIME_FROM_LOCAL_RUNS, es
 
 #: "About 0.5": within 20% of MAML's reported 0.5 after one step at K = 5.
 TARGET = 0.6
@@ -52,7 +52,7 @@ FIGURE = Figure(
         "local": Scale(_runs((5,), PAPER), seeds=3,
                        wall_time="35 min with --jobs 2 (measured)"),
         "paper": Scale(_runs((5,), PAPER), seeds=3,
-                       wall_time="~37 min with --jobs 2 (time at scale, from the local runs)"),
+                       wall_time=f"~37 min with --jobs 2 {TIME_FROM_LOCAL_RUNS}"),
     },
     checks=checks,
     notes=("One gradient step (the paper also shows more steps). The paper states neither its "

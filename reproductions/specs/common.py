@@ -9,6 +9,8 @@ from reproductions.spec import Run
 #: How a paper scale's wall time was estimated: `workbench reproduce FIG --scale paper
 #: --time-at-scale --out docs/reproductions` (reproductions/timing.py, docs/reproductions.md).
 TIME_AT_SCALE = "(time at scale: measured s / iteration)"
+#: The same, for figures whose seconds per iteration come from their finished local runs.
+TIME_FROM_LOCAL_RUNS = "(time at scale, from the local runs)"
 
 #: ES-MAML at smoke scale: a handful of perturbations, two iterations, tiny evaluations.
 SMOKE_ES: dict[str, Any] = {"iterations": 2, "eval_every": 1, "eval_adaptations": 4,

@@ -8,7 +8,8 @@ from pathlib import Path
 from reproductions import paths, plots
 from reproductions.results import Results, at_least, greater
 from reproductions.spec import Check, Figure, Panel, Scale
-from reproductions.specs.common import SMOKE_ES, SMOKE_PG, es, pg
+from reproductions.specs.common import (SMOKE_ES, SMOKE_PG, TIME_FROM_LOCAL_RUNS, es,
+                                        pg)
 
 OPERATORS = ("mc", "dpp", "hc")
 #: DPP-ES only differs from iid sampling in low dimension (docs/es-maml.md, "DPP directions"):
@@ -132,7 +133,7 @@ FIGURE = Figure(
         # The paper states no budget: its settings at the local budget, 3 seeds.
         "paper": Scale(_runs((20, 10, 5), {"iterations": 300, "eval_every": 15},
                              {"iterations": 100, "eval_every": 10}),
-                       seeds=3, wall_time="~37 min with --jobs 2 (time at scale, from the local runs)"),
+                       seeds=3, wall_time=f"~37 min with --jobs 2 {TIME_FROM_LOCAL_RUNS}"),
     },
     checks=checks,
     pictures=pictures,
