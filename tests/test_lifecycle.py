@@ -309,3 +309,46 @@ def test_evaluate_matches_the_log_for_a_pg_baseline(tmp_path, capsys):
     assert main(["evaluate", str(out)]) == 0
     result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert result["test/post_adaptation_return"] == logged["test/post_adaptation_return"]
+
+
+def test_time_left_is_the_remaining_work_at_the_pace_so_far():
+    from workbench.progress import duration, time_left
+    assert time_left(10, 60.0, 30) == "~3 min left"  # 6 s a unit, 30 units
+    assert time_left(4, 8.0, 5) == "~10 s left"
+    assert time_left(1, 600.0, 20) == "~3.3 h left"
+    assert time_left(0, 60.0, 5) == "" and time_left(5, 60.0, 0) == ""  # no pace / done
+    assert [duration(s) for s in (89, 90, 5399, 5400)] == ["89 s", "2 min", "90 min", "1.5 h"]
+
+
+def test_plain_progress_lines_say_the_time_left(monkeypatch):
+    """A resumed run's pace counts only the units done since it resumed."""
+    import io
+
+    from workbench import progress
+    clock = [100.0]
+    monkeypatch.setattr(progress.time, "monotonic", lambda: clock[0])
+    out = io.StringIO()
+    bar = progress.PlainProgress(total=50, initial=20, desc="run", file=out, interval=0.0)
+    clock[0] = 160.0
+    bar.update(10)  # 10 units in 60 s; 20 to go
+    assert out.getvalue().splitlines()[-1] == "run: 30/50 it (60 s, ~2 min left)"
+
+
+def test_a_reproduce_log_line_says_the_run_s_time_left(tmp_path, monkeypatch, capsys):
+    """The runner's plain line for a running run gives its time left at its pace since it
+    (re)started: here 2 of a smoke run's 3 iterations took 40 s, so 1 takes ~20 s."""
+    from reproductions import runner
+    from workbench import experiment
+    job = runner.prepare("a6", "smoke", tmp_path).jobs[0]
+    clock = [1000.0]
+    monkeypatch.setattr(experiment.time, "monotonic", lambda: clock[0])
+    display = experiment._Display([job], enabled=True)
+    assert display.plain  # stderr is captured here, not a terminal
+    display.open(job)
+    job.path.mkdir(parents=True, exist_ok=True)
+    (job.path / "metrics.jsonl").write_text(json.dumps({"iteration": 1, "rollouts": 8,
+                                                        "env_steps": 80}) + "\n")
+    clock[0] += 40.0
+    display.update(job)
+    last = capsys.readouterr().err.splitlines()[-1]
+    assert last.endswith("seed 0: 2/3 iterations, ~20 s left"), last

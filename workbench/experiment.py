@@ -46,7 +46,7 @@ from workbench import metrics as m
 from workbench import run as runmod
 from workbench.algorithm import algorithm_class
 from workbench.checkpoint import list_checkpoints
-from workbench.progress import INTERVAL_S, is_terminal
+from workbench.progress import INTERVAL_S, is_terminal, time_left
 
 NEW, RESUME, DONE = "new", "resume", "done"
 #: Exit status of a worker process whose run was stopped by a signal (checkpointed).
@@ -323,7 +323,8 @@ def _last_row(path: Path) -> dict[str, Any] | None:
 class _Display:
     """A bar counting runs, and one bar per running run counting its budget. When stderr
     is not a terminal (a log file), plain lines instead: one per run started and finished,
-    and each running run's progress at most every `progress.INTERVAL_S` seconds."""
+    and each running run's progress at most every `progress.INTERVAL_S` seconds, with the
+    time it has left at its pace since it (re)started."""
 
     def __init__(self, jobs: Sequence[Job], enabled: bool) -> None:
         self.plain = enabled and not is_terminal()
@@ -331,6 +332,7 @@ class _Display:
         self.total = len(jobs)
         self.done = sum(job.state == DONE for job in jobs)
         self._said: dict[int, float] = {}
+        self._began: dict[int, tuple[float, int]] = {}  # per job: (time, progress) at open
         self.runs = tqdm(total=len(jobs), initial=self.done, desc="runs", unit="run",
                          disable=not self.enabled, dynamic_ncols=True, position=0)
         self.bars: dict[int, tqdm] = {}
@@ -347,6 +349,7 @@ class _Display:
         if self.plain:
             self._said[id(job)] = time.monotonic()
             rows = runmod.RunDir(job.path).read_metrics() if job.state == RESUME else []
+            self._began[id(job)] = (time.monotonic(), progress_of(rows, job.config))
             self._say(f"runs {self.done}/{self.total}: {job.label} "
                       f"{'resumed' if job.state == RESUME else 'started'} at "
                       f"{progress_of(rows, job.config)}/{total} {axis}")
@@ -366,7 +369,11 @@ class _Display:
                 row = _last_row(runmod.RunDir(job.path).metrics)
                 total, axis = budget(job.config)
                 if row is not None:
-                    self._say(f"{job.label}: {progress_of([row], job.config)}/{total} {axis}")
+                    value = progress_of([row], job.config)
+                    began, first = self._began[id(job)]
+                    left = time_left(value - first, time.monotonic() - began, total - value)
+                    self._say(f"{job.label}: {value}/{total} {axis}"
+                              + (f", {left}" if left else ""))
                 self._said[id(job)] = time.monotonic()
             return
         bar = self.bars.get(id(job))
@@ -383,6 +390,7 @@ class _Display:
 
     def close(self, job: Job, counted: bool) -> None:
         if self.plain and self._said.pop(id(job), None) is not None:
+            self._began.pop(id(job), None)
             self.done += int(counted)
             row = _last_row(runmod.RunDir(job.path).metrics)
             total, axis = budget(job.config)

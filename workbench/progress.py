@@ -3,7 +3,8 @@
 A bar redraws itself with carriage returns and escape codes, which turn a log file (stderr
 redirected, a batch job, a CI log) into one unreadable line. When the stream is not a
 terminal, `progress` returns `PlainProgress` instead: the same calls, but it prints one
-ordinary line when it starts, then at most one every `interval` seconds, and one at the end.
+ordinary line when it starts, then at most one every `interval` seconds, and one at the end;
+each says the time spent and, from the pace so far, the time left.
 """
 
 from __future__ import annotations
@@ -16,6 +17,23 @@ from tqdm import tqdm
 
 #: Seconds between two plain progress lines.
 INTERVAL_S = 30.0
+
+
+def duration(seconds: float) -> str:
+    """A span in the unit a reader wants: seconds, minutes, then hours."""
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 90 * 60:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+def time_left(done: float, elapsed: float, remaining: float) -> str:
+    """'~N min left' at the pace so far (`done` units in `elapsed` seconds, `remaining`
+    units to go); empty when there is no pace yet or nothing remains."""
+    if done <= 0 or elapsed <= 0 or remaining <= 0:
+        return ""
+    return f"~{duration(remaining * elapsed / done)} left"
 
 
 def is_terminal(stream: TextIO | None = None) -> bool:
@@ -35,6 +53,7 @@ class PlainProgress:
         self.iterable = iterable
         self.total = total
         self.n = initial
+        self.initial = initial
         self.desc = desc
         self.unit = unit
         self.interval = interval
@@ -50,7 +69,10 @@ class PlainProgress:
         of = f"/{self.total}" if self.total is not None else ""
         elapsed = time.monotonic() - self._start
         extra = f", {self.postfix}" if self.postfix else ""
-        print(f"{self.desc}: {self.n}{of} {self.unit}{extra} ({elapsed:.0f} s)",
+        left = (time_left(self.n - self.initial, elapsed, self.total - self.n)
+                if self.total is not None else "")
+        pace = f"{elapsed:.0f} s" + (f", {left}" if left else "")
+        print(f"{self.desc}: {self.n}{of} {self.unit}{extra} ({pace})",
               file=self._stream(), flush=True)
         self._last = time.monotonic()
 
