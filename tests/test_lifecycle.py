@@ -352,3 +352,19 @@ def test_a_reproduce_log_line_says_the_run_s_time_left(tmp_path, monkeypatch, ca
     display.update(job)
     last = capsys.readouterr().err.splitlines()[-1]
     assert last.endswith("seed 0: 2/3 iterations, ~20 s left"), last
+
+
+def test_a_resumed_run_is_said_to_resume_at_its_newest_checkpoint(tmp_path, capsys):
+    """Lines logged after the newest checkpoint are trained again, so the log says the run
+    resumes at the checkpoint (1 of 3 iterations here), not at its last metrics line (2)."""
+    from reproductions import runner
+    from workbench import experiment
+    job = runner.prepare("a6", "smoke", tmp_path).jobs[0]
+    (job.path / "checkpoints").mkdir(parents=True)
+    (job.path / "checkpoints" / "iter_000001.pt").write_bytes(b"")  # only its name is read
+    (job.path / "metrics.jsonl").write_text("".join(
+        json.dumps({"iteration": i, "rollouts": 8 * (i + 1)}) + "\n" for i in range(2)))
+    job.state = experiment.RESUME
+    experiment._Display([job], enabled=True).open(job)
+    line = capsys.readouterr().err.splitlines()[-1]
+    assert line.endswith("seed 0 resumed at 1/3 iterations"), line

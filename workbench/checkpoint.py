@@ -47,8 +47,15 @@ def save(directory: Path, iteration: int, payload: dict[str, Any]) -> Path:
 def list_checkpoints(directory: Path) -> list[Path]:
     if not directory.is_dir():
         return []
-    found = [p for p in directory.iterdir() if _NAME.search(p.name)]
-    return sorted(found, key=lambda p: int(_NAME.search(p.name).group(1)))
+    return sorted((p for p in directory.iterdir() if _NAME.search(p.name)), key=iterations_done)
+
+
+def iterations_done(path: Path) -> int:
+    """The iterations a checkpoint file holds, from its name (`iter_NNNNNN.pt`)."""
+    found = _NAME.search(path.name)
+    if found is None:
+        raise CheckpointError(f"{path}: not a checkpoint name (iter_NNNNNN.pt)")
+    return int(found.group(1))
 
 
 def latest(directory: Path) -> Path:

@@ -45,7 +45,7 @@ from workbench import config as cfg
 from workbench import metrics as m
 from workbench import run as runmod
 from workbench.algorithm import algorithm_class
-from workbench.checkpoint import list_checkpoints
+from workbench.checkpoint import iterations_done, list_checkpoints
 from workbench.progress import INTERVAL_S, is_terminal, time_left
 
 NEW, RESUME, DONE = "new", "resume", "done"
@@ -302,6 +302,17 @@ class _Stop:
 
 
 # -- progress -----------------------------------------------------------------------------
+def _resume_rows(job: Job) -> list[dict[str, Any]]:
+    """The metrics lines a job starts from: none for a new run; for a resumed one, those
+    before its newest checkpoint (the lines after it are trained again)."""
+    if job.state != RESUME:
+        return []
+    directory = runmod.RunDir(job.path)
+    found = list_checkpoints(directory.checkpoints)
+    first = iterations_done(found[-1]) if found else 0
+    return [row for row in directory.read_metrics() if row[m.ITERATION] < first]
+
+
 def _last_row(path: Path) -> dict[str, Any] | None:
     """The last complete line of a metrics file (read from its end), or None."""
     try:
@@ -348,14 +359,14 @@ class _Display:
         total, axis = budget(job.config)
         if self.plain:
             self._said[id(job)] = time.monotonic()
-            rows = runmod.RunDir(job.path).read_metrics() if job.state == RESUME else []
+            rows = _resume_rows(job)
             self._began[id(job)] = (time.monotonic(), progress_of(rows, job.config))
             self._say(f"runs {self.done}/{self.total}: {job.label} "
                       f"{'resumed' if job.state == RESUME else 'started'} at "
                       f"{progress_of(rows, job.config)}/{total} {axis}")
         free = next(i for i in range(1, len(self._slots) + 2) if i not in self._slots)
         self._slots.append(free)
-        rows = runmod.RunDir(job.path).read_metrics() if job.state == RESUME else []
+        rows = _resume_rows(job)
         bar = tqdm(total=total, initial=progress_of(rows, job.config), desc=job.label,
                    unit="it" if axis == "iterations" else " rollouts",
                    disable=not self.enabled, dynamic_ncols=True, position=free, leave=False)
