@@ -357,17 +357,16 @@ class _Display:
 
     def open(self, job: Job) -> None:
         total, axis = budget(job.config)
+        start = progress_of(_resume_rows(job), job.config)
         if self.plain:
             self._said[id(job)] = time.monotonic()
-            rows = _resume_rows(job)
-            self._began[id(job)] = (time.monotonic(), progress_of(rows, job.config))
+            self._began[id(job)] = (self._said[id(job)], start)
             self._say(f"runs {self.done}/{self.total}: {job.label} "
                       f"{'resumed' if job.state == RESUME else 'started'} at "
-                      f"{progress_of(rows, job.config)}/{total} {axis}")
+                      f"{start}/{total} {axis}")
         free = next(i for i in range(1, len(self._slots) + 2) if i not in self._slots)
         self._slots.append(free)
-        rows = _resume_rows(job)
-        bar = tqdm(total=total, initial=progress_of(rows, job.config), desc=job.label,
+        bar = tqdm(total=total, initial=start, desc=job.label,
                    unit="it" if axis == "iterations" else " rollouts",
                    disable=not self.enabled, dynamic_ncols=True, position=free, leave=False)
         bar.slot = free  # type: ignore[attr-defined]
