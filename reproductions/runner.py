@@ -12,7 +12,8 @@ and checked before the first run starts; a finished run is reused as it is, an i
 one resumed from its checkpoint; a run directory whose config disagrees with the spec is
 refused (the numbers would not be the spec's); Ctrl-C stops the whole reproduction, and
 nothing is reported from unfinished runs. This module holds what is figure-specific: which
-runs, the checks, the CSV, the plots and the report.
+runs, the checks, the CSV, the plots and the report, and the order the runs train in
+(`longest_first`).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from reproductions import plots, report
+from reproductions import plots, report, timing
 from reproductions.results import Results
 from reproductions.spec import INCONCLUSIVE, Check, Figure, Run
 from workbench import experiment
@@ -102,6 +103,27 @@ def write_csv(results: Results, path: Path) -> Path:
     return path
 
 
+def longest_first(jobs: list[experiment.Job], run_of: dict[Path, Run], out: Path
+                  ) -> list[experiment.Job]:
+    """The order the jobs train in. When every job's seconds per iteration is known under
+    `out` (`timing.known`: runs of the same configuration trained there, or the cache a
+    `--time-at-scale` run left there), the longest remaining work first, each job going to
+    the next free worker: the schedule `--time-at-scale` assumes, which leaves the least
+    idle tail with `--jobs N`. Otherwise the spec's order. No run's numbers depend on the
+    order (each has its own seed and directory)."""
+    per = timing.known(out, [load_figure(n) for n in order()])
+    keys = {job.path: timing.cost_key(run_of[job.path]) for job in jobs}
+    if not all(key in per for key in keys.values()):
+        return jobs
+
+    def work(job: experiment.Job) -> float:
+        total, _ = experiment.budget(job.config)
+        left = 0.0 if job.state == experiment.DONE else 1 - experiment.start_progress(job) / total
+        return left * int(job.config["iterations"]) * per[keys[job.path]]
+
+    return sorted(jobs, key=work, reverse=True)  # stable: ties keep the spec's order
+
+
 @dataclass
 class Prepared:
     """A figure's runs, resolved and checked against `--out`, nothing trained or written."""
@@ -129,6 +151,7 @@ def prepare(name: str, scale: str, out: str | Path, seeds: int | None = None,
     base = out / "runs" / figure.name / scale
     dirs = {(r.name, s): base / r.name / f"seed{s}" for r in runs for s in range(n_seeds)}
     jobs = experiment.plan(jobs_for(figure, runs, n_seeds, dirs, backend))
+    jobs = longest_first(jobs, {dirs[(r.name, s)]: r for r in runs for s in range(n_seeds)}, out)
     return Prepared(figure, scale, runs, n_seeds, dirs, jobs, out, panels)
 
 

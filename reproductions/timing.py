@@ -53,6 +53,8 @@ CORES = (2, 16, 64)
 #: Locomotion robots whose goal variants are timed as their forward-backward family.
 _ROBOTS = ("halfcheetah", "swimmer", "walker2d", "ant")
 RAY_CPUS = (16, 64, 256)
+#: The cold measurements' cache, in the `--out` directory.
+CACHE = "seconds_per_iteration.json"
 
 
 def cost_key(run: Run) -> str:
@@ -133,8 +135,7 @@ def measured(figures: list[Figure], scale: str, out: Path, run_missing: bool,
     from: trained runs under `out/runs` first (`from_runs`, over every registered figure
     and scale), else one-thread cold iterations cached in
     `out/seconds_per_iteration.json`, measured now for missing keys when `run_missing`."""
-    cache = out / "seconds_per_iteration.json"
-    cached = json.loads(cache.read_text()) if cache.exists() else {}
+    cached = _cache(out)
     runs = from_runs(out, figures)
     keys = sorted({cost_key(r) for f in figures for r in f.scale(scale).runs})
     for key in keys:
@@ -143,8 +144,24 @@ def measured(figures: list[Figure], scale: str, out: Path, run_missing: bool,
         log(f"measuring {key}")
         cached[key] = {"cpu_seconds": round(measure(key), 4), "commit": commit,
                       "date": datetime.date.today().isoformat()}
-        cache.parent.mkdir(parents=True, exist_ok=True)
-        cache.write_text(json.dumps(cached, indent=1, sort_keys=True) + "\n")
+        (out / CACHE).parent.mkdir(parents=True, exist_ok=True)
+        (out / CACHE).write_text(json.dumps(cached, indent=1, sort_keys=True) + "\n")
+    return _merged(cached, runs)
+
+
+def known(out: Path, figures: list[Figure]) -> dict[str, float]:
+    """Seconds per iteration already known under `out`, as `measured` finds them (trained
+    runs first, else the cache), measuring nothing."""
+    return _merged(_cache(out), from_runs(out, figures))[0]
+
+
+def _cache(out: Path) -> dict[str, Any]:
+    cache = out / CACHE
+    return json.loads(cache.read_text()) if cache.exists() else {}
+
+
+def _merged(cached: dict[str, Any], runs: dict[str, float]
+            ) -> tuple[dict[str, float], dict[str, str]]:
     per = {k: v["cpu_seconds"] for k, v in cached.items()}
     source = {k: "cold" for k in per}
     per.update(runs)

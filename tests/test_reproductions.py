@@ -118,19 +118,25 @@ def test_a_log_says_when_each_run_started_and_finished(tmp_path, capsys):
                         lines[-1]), lines
 
 
-@pytest.mark.slow
-def test_an_interrupted_reproduction_resumes_and_matches_an_uninterrupted_one(tmp_path, smoke):
-    # a6 at smoke: one run of 3 iterations. Leave it as a stopped run would (1 iteration,
-    # checkpointed), then reproduce: the run is resumed, not restarted, and its numbers
-    # are the uninterrupted ones.
-    figure = runner.load_figure("a6")
-    run = figure.scale("smoke").runs[0]
-    path = tmp_path / "runs" / "a6" / "smoke" / run.name / "seed0"
+def _stopped_after_one_iteration(out: Path, figure: str) -> tuple:
+    """The figure's first smoke run, seed 0, left under `out` as a run stopped after its
+    first iteration would be (checkpointed); returns the run and its directory."""
+    run = runner.load_figure(figure).scale("smoke").runs[0]
+    path = out / "runs" / figure / "smoke" / run.name / "seed0"
     config = experiment.resolved_config(run.algo, run.task, [*run.set_list(), "iterations=1"],
                                         0, "local")
     path.mkdir(parents=True)
     cfg.dump(config, path / "config.yaml")
     runmod.train(runmod.RunDir(path), config, progress=False)
+    return run, path
+
+
+@pytest.mark.slow
+def test_an_interrupted_reproduction_resumes_and_matches_an_uninterrupted_one(tmp_path, smoke):
+    # a6 at smoke: one run of 3 iterations. Leave it as a stopped run would (1 iteration,
+    # checkpointed), then reproduce: the run is resumed, not restarted, and its numbers
+    # are the uninterrupted ones.
+    run, path = _stopped_after_one_iteration(tmp_path, "a6")
     assert len(runmod.RunDir(path).read_metrics()) == 1
     result = runner.reproduce("a6", "smoke", tmp_path, progress=False)
     assert result["trained"] == 1 and result["reused"] == 0
@@ -153,6 +159,47 @@ def test_parallel_jobs_give_the_same_numbers_as_one_process(tmp_path, smoke):
         strip = lambda text: [{k: v for k, v in json.loads(line).items() if k != WALL_TIME}
                               for line in text.splitlines()]
         assert strip(a) == strip(b)
+
+
+def _cost_cache(out: Path, figure: str, scale: str, seconds: tuple[float, ...]) -> list[str]:
+    """Write a `--time-at-scale` cache under `out` giving the figure's runs (in spec order)
+    these seconds per iteration; returns the run names."""
+    from reproductions import timing
+    runs = runner.load_figure(figure).scale(scale).runs
+    cache = {timing.cost_key(r): {"cpu_seconds": s, "commit": "x", "date": "d"}
+             for r, s in zip(runs, seconds)}
+    (out / timing.CACHE).write_text(json.dumps(cache))
+    return [r.name for r in runs]
+
+
+def test_runs_train_longest_first_when_every_run_s_cost_is_known(tmp_path):
+    """a4 local: es 300 iterations, pg 100, 5 seeds each, es first in the spec."""
+    order = lambda: [job.path.parent.name for job in runner.prepare("a4", "local", tmp_path).jobs]
+    assert order() == ["es"] * 5 + ["pg"] * 5  # no costs known: the spec's order
+    _cost_cache(tmp_path, "a4", "local", (1.0, 4.0))  # es 300 s a run, pg 400 s
+    assert order() == ["pg"] * 5 + ["es"] * 5
+    _cost_cache(tmp_path, "a4", "local", (1.0, 2.0))  # es 300 s, pg 200 s
+    assert order() == ["es"] * 5 + ["pg"] * 5
+    _cost_cache(tmp_path, "a4", "local", (1.0,))  # pg's cost unknown: the spec's order
+    _cost_cache(tmp_path, "a4", "local", (1.0, 4.0))
+    jobs = runner.prepare("a4", "local", tmp_path).jobs
+    assert [(j.path.parent.name, j.path.name) for j in jobs[:2]] == [("pg", "seed0"),
+                                                                      ("pg", "seed1")]
+
+
+@pytest.mark.slow
+def test_a_resumed_run_is_ordered_by_the_work_it_has_left(tmp_path):
+    """a4 smoke: es and pg, 2 iterations each. At 3 s an es iteration and 2 s a pg one, es
+    goes first (6 s to 4 s); once es has 1 of its 2 iterations checkpointed, pg does
+    (3 s to 4 s)."""
+    names = _cost_cache(tmp_path, "a4", "smoke", (3.0, 2.0))
+    order = lambda: [job.path.parent.name for job in runner.prepare("a4", "smoke", tmp_path).jobs]
+    assert order() == names == ["es", "pg"]
+    _, path = _stopped_after_one_iteration(tmp_path, "a4")
+    rows = runmod.RunDir(path).read_metrics()
+    assert len(rows) == 1  # its own cost, 3 s an iteration as in the cache (not the real one)
+    (path / "metrics.jsonl").write_text(json.dumps({**rows[0], WALL_TIME: 3.0}) + "\n")
+    assert order() == ["pg", "es"]
 
 
 # -- errors ---------------------------------------------------------------------------

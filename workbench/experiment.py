@@ -313,6 +313,12 @@ def _resume_rows(job: Job) -> list[dict[str, Any]]:
     return [row for row in directory.read_metrics() if row[m.ITERATION] < first]
 
 
+def start_progress(job: Job) -> int:
+    """How much of its budget a planned job has behind it as it (re)starts: 0 for a new
+    run, its newest checkpoint's for a resumed one."""
+    return progress_of(_resume_rows(job), job.config)
+
+
 def _last_row(path: Path) -> dict[str, Any] | None:
     """The last complete line of a metrics file (read from its end), or None."""
     try:
@@ -357,7 +363,7 @@ class _Display:
 
     def open(self, job: Job) -> None:
         total, axis = budget(job.config)
-        start = progress_of(_resume_rows(job), job.config)
+        start = start_progress(job)
         if self.plain:
             self._said[id(job)] = time.monotonic()
             self._began[id(job)] = (self._said[id(job)], start)
