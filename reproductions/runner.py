@@ -106,12 +106,18 @@ def write_csv(results: Results, path: Path) -> Path:
 def longest_first(jobs: list[experiment.Job], run_of: dict[Path, Run], out: Path
                   ) -> list[experiment.Job]:
     """The order the jobs train in. When every job's seconds per iteration is known under
-    `out` (`timing.known`: runs of the same configuration trained there, or the cache a
-    `--time-at-scale` run left there), the longest remaining work first, each job going to
-    the next free worker: the schedule `--time-at-scale` assumes, which leaves the least
-    idle tail with `--jobs N`. Otherwise the spec's order. No run's numbers depend on the
-    order (each has its own seed and directory)."""
-    per = timing.known(out, [load_figure(n) for n in order()])
+    `out` (`timing.known`: runs there, even partly trained, whose iterations cost the same,
+    or the cache a `--time-at-scale --measure` run left there), the longest remaining work
+    first, each job going to the next free worker: the schedule `--time-at-scale` assumes,
+    which leaves a short idle tail with `--jobs N`. Otherwise the spec's order. No run's
+    numbers depend on the order (each has its own seed and directory), so the order is
+    only an optimisation: costs that cannot be read (a damaged cache or metrics file, a
+    figure that does not load) leave the spec's order. A rollout-budget run counts its
+    `iterations` cap, as the time-at-scale table does."""
+    try:
+        per = timing.known(out, [load_figure(n) for n in order()])
+    except (ValueError, OSError):
+        return jobs
     keys = {job.path: timing.cost_key(run_of[job.path]) for job in jobs}
     if not all(key in per for key in keys.values()):
         return jobs

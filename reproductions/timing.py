@@ -31,6 +31,7 @@ import datetime
 import heapq
 import json
 import math
+import os
 import resource
 import subprocess
 import sys
@@ -41,6 +42,7 @@ from typing import Any
 from reproductions.spec import Figure, Run
 from workbench.config import RunConfig
 from workbench.metrics import WALL_TIME
+from workbench.run import RunDir
 from workbench.tasks import family_class
 
 #: Keys that set a run's budget, not what one iteration costs.
@@ -121,9 +123,9 @@ def from_runs(out: Path, figures: list[Figure]) -> dict[str, float]:
             for run in spec.runs:
                 for metrics in sorted((out / "runs" / figure.name / scale / run.name)
                                       .glob("seed*/metrics.jsonl")):
-                    rows = [json.loads(line) for line in metrics.read_text().splitlines()
-                            if line.strip()]
-                    if rows:
+                    # a torn last line (a run killed, or training now) is left out
+                    rows = RunDir(metrics.parent).read_metrics()
+                    if rows and WALL_TIME in rows[-1]:
                         found.setdefault(cost_key(run), []).append(
                             rows[-1][WALL_TIME] / len(rows))
     return {k: sum(v) / len(v) for k, v in found.items()}
@@ -144,8 +146,10 @@ def measured(figures: list[Figure], scale: str, out: Path, run_missing: bool,
         log(f"measuring {key}")
         cached[key] = {"cpu_seconds": round(measure(key), 4), "commit": commit,
                       "date": datetime.date.today().isoformat()}
-        (out / CACHE).parent.mkdir(parents=True, exist_ok=True)
-        (out / CACHE).write_text(json.dumps(cached, indent=1, sort_keys=True) + "\n")
+        out.mkdir(parents=True, exist_ok=True)
+        tmp = out / (CACHE + ".tmp")  # written aside, then renamed: Ctrl-C leaves no torn file
+        tmp.write_text(json.dumps(cached, indent=1, sort_keys=True) + "\n")
+        os.replace(tmp, out / CACHE)
     return _merged(cached, runs)
 
 
@@ -156,8 +160,21 @@ def known(out: Path, figures: list[Figure]) -> dict[str, float]:
 
 
 def _cache(out: Path) -> dict[str, Any]:
-    cache = out / CACHE
-    return json.loads(cache.read_text()) if cache.exists() else {}
+    """The cold measurements cached under `out` ({} if none); ValueError if the file is not
+    such a cache."""
+    path = out / CACHE
+    if not path.exists():
+        return {}
+    try:
+        cached = json.loads(path.read_text())
+    except ValueError:
+        cached = None
+    if not (isinstance(cached, dict) and all(
+            isinstance(v, dict) and isinstance(v.get("cpu_seconds"), (int, float))
+            for v in cached.values())):
+        raise ValueError(f"{path} is not a seconds-per-iteration cache (JSON: configuration "
+                         f"-> {{\"cpu_seconds\": number, ...}}); delete it to measure again")
+    return cached
 
 
 def _merged(cached: dict[str, Any], runs: dict[str, float]

@@ -167,7 +167,7 @@ def _cost_cache(out: Path, figure: str, scale: str, seconds: tuple[float, ...]) 
     from reproductions import timing
     runs = runner.load_figure(figure).scale(scale).runs
     cache = {timing.cost_key(r): {"cpu_seconds": s, "commit": "x", "date": "d"}
-             for r, s in zip(runs, seconds)}
+             for r, s in zip(runs, seconds) if s is not None}
     (out / timing.CACHE).write_text(json.dumps(cache))
     return [r.name for r in runs]
 
@@ -180,11 +180,32 @@ def test_runs_train_longest_first_when_every_run_s_cost_is_known(tmp_path):
     assert order() == ["pg"] * 5 + ["es"] * 5
     _cost_cache(tmp_path, "a4", "local", (1.0, 2.0))  # es 300 s, pg 200 s
     assert order() == ["es"] * 5 + ["pg"] * 5
-    _cost_cache(tmp_path, "a4", "local", (1.0,))  # pg's cost unknown: the spec's order
+    _cost_cache(tmp_path, "a4", "local", (None, 4.0))  # es's cost unknown: the spec's order
+    assert order() == ["es"] * 5 + ["pg"] * 5
     _cost_cache(tmp_path, "a4", "local", (1.0, 4.0))
     jobs = runner.prepare("a4", "local", tmp_path).jobs
     assert [(j.path.parent.name, j.path.name) for j in jobs[:2]] == [("pg", "seed0"),
                                                                       ("pg", "seed1")]
+
+
+def test_costs_that_cannot_be_read_leave_the_spec_s_order(tmp_path):
+    """Ordering is an optimisation: a torn metrics line (a run killed, or training in
+    another process) is left out, and a damaged cache leaves the spec's order."""
+    from reproductions import timing
+    _cost_cache(tmp_path, "a4", "local", (1.0, 4.0))
+    seed = tmp_path / "runs" / "a4" / "paper" / "es" / "seed0"  # es's cost from a run: 5 s
+    seed.mkdir(parents=True)
+    (seed / "metrics.jsonl").write_text(json.dumps({"iteration": 0, WALL_TIME: 5.0})
+                                        + '\n{"iteration": 1, "wall_')
+    order = lambda: [job.path.parent.name for job in runner.prepare("a4", "local", tmp_path).jobs]
+    assert order() == ["es"] * 5 + ["pg"] * 5  # es 1,500 s a run, pg 400 s
+    for damaged in ('{"truncated', '[]', '{"k": {"commit": "x"}}'):
+        (tmp_path / timing.CACHE).write_text(damaged)
+        with pytest.raises(ValueError, match="is not a seconds-per-iteration cache"):
+            timing.known(tmp_path, [runner.load_figure("a4")])
+        (seed / "metrics.jsonl").unlink()
+        assert order() == ["es"] * 5 + ["pg"] * 5
+        (seed / "metrics.jsonl").write_text(json.dumps({"iteration": 0, WALL_TIME: 5.0}))
 
 
 @pytest.mark.slow
