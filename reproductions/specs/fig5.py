@@ -70,7 +70,7 @@ FIGURE = Figure(
         # ~1.5 + ~2 + ~1 CPU-s an iteration per goal (measured at K = 5, Walker2d growing
         # as it learns to stay up): ~22 CPU-s per seed-iteration, 5 seeds x 300 iterations.
         # Measured over the finished runs (c7a5124): 683 min of job time; Walker2d took
-        # ~2.5 (ES) and ~3.1-3.5 (MAML-TRPO) s an iteration, more than estimated.
+        # ~2.5 (ES) and ~3.1-3.6 (MAML-TRPO) s an iteration, more than estimated.
         # Ant (12.8 CPU-s an ES iteration) would add ~9 h on 2 cores; H doubles everything.
         "local": Scale(_runs(("L",), 5, {**LOCAL_MUJOCO_ES, "iterations": 300},
                              {**LOCAL_MUJOCO_PG, "iterations": 300},
