@@ -10,6 +10,7 @@ report is computed from the numbers it prints.
 
 from __future__ import annotations
 
+import csv
 import json
 import math
 from dataclasses import dataclass
@@ -143,6 +144,20 @@ class Results:
 
 
 # -- statistics of single adaptations ---------------------------------------------------
+def published_finals(path: Path, run: str, key: str = POST, last: int = LAST) -> np.ndarray:
+    """Per-seed finals (mean of the last `last` test evaluations) of one run in a
+    committed figure CSV (`runner.write_csv`'s columns): how a study compares with a
+    figure's published runs without training them again."""
+    with Path(path).open(newline="") as f:
+        rows = [r for r in csv.DictReader(f) if r["run"] == run]
+    if not rows:
+        raise ValueError(f"{path} has no run {run!r}")
+    seeds: dict[int, list[tuple[int, float]]] = {}
+    for r in rows:
+        seeds.setdefault(int(r["seed"]), []).append((int(r["iteration"]), float(r[key])))
+    return np.array([np.mean([v for _, v in sorted(seeds[s])[-last:]]) for s in sorted(seeds)])
+
+
 def clipped_mean(values: np.ndarray, floor: float) -> float:
     """Mean of `values` floored at `floor`. On tasks where one catastrophic adaptation
     (a wrong-goal zone: -10^2 to -10^4 per step) outweighs hundreds of ordinary ones, this
@@ -286,5 +301,5 @@ def overall(checks: list[Check]) -> str:
 
 
 __all__ = ["Results", "greater", "not_worse", "at_least", "at_most", "reached", "overall",
-           "fmt", "clipped_mean", "path_straightness", "max_drawdown", "slope",
+           "fmt", "clipped_mean", "published_finals", "path_straightness", "max_drawdown", "slope",
            "seeds_needed", "PRE", "POST", "LAST", "Z"]
