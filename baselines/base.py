@@ -30,6 +30,7 @@ from baselines.advantages import BASELINES, Processed, process
 from baselines.sampler import Batch, concat, distribution, gaussian_kl, log_prob
 from workbench.algorithm import Algorithm, EvalResult, IterationResult, one_per_task
 from workbench.config import Section, option
+from workbench.metrics import TEST_POST_STOCHASTIC, TEST_PRE_STOCHASTIC
 from workbench.normalization import Normalizer
 from workbench.optim import Adam
 from workbench.policies import GaussianPolicy, PolicySpec
@@ -242,8 +243,8 @@ class PGMAML(Algorithm):
         det = deterministic_rollouts(self.spec, self.family, adapted[:, :D], tasks, self.horizon,
                                      self.normalizer, seeds=seeds, record=two_d, dtype=DTYPE)
         result = EvalResult(float(pre.returns.mean()), float(det.returns.mean()), extras={
-            "test/pre_adaptation_return_stochastic": float(steps[0].batch.returns.mean()),
-            "test/post_adaptation_return_stochastic": float(post.batch.returns.mean())},
+            TEST_PRE_STOCHASTIC: float(steps[0].batch.returns.mean()),
+            TEST_POST_STOCHASTIC: float(post.batch.returns.mean())},
             tasks=tasks, pre_values=pre.returns, post_values=det.returns,
             positions=det.positions if two_d else None)
         if two_d and det.positions is not None:

@@ -101,8 +101,8 @@ def curves(results: Results, path: Path) -> list[Path]:
             x_axis = "rollouts" if axis == "iterations" and es_vs_pg(runs) else axis
             bounds = value_range(panel, runs)
             for run in runs:
-                x, mean, std = mean_std(results, run.name, x_axis, panel.metric, panel.negate,
-                                        panel.floor)
+                x, mean, std = mean_std(results, run.name, x_axis, run.metric or panel.metric,
+                                        panel.negate, panel.floor)
                 (line,) = ax.plot(x, mean, lw=1.5, marker="o" if len(x) < 6 else None, ms=3,
                                   label=legend_label(results, run))
                 low, high = clip_band(mean, std, bounds)

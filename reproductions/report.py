@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from reproductions.results import Results, fmt, overall
-from reproductions.spec import POST, Check
+from reproductions.spec import Check
 
 __all__ = ["section", "write", "overall"]
 
@@ -22,12 +22,16 @@ __all__ = ["section", "write", "overall"]
 def _runs_table(results: Results) -> list[str]:
     lines = ["| run | algorithm | task | settings | iterations | s / iteration | final "
              "post-adaptation return |", "|---|---|---|---|---|---|---|"]
+    scored = {run.legend: run.metric for run in results.runs.values() if run.metric}
     for name, run in results.runs.items():
         settings = ", ".join(f"{k}={v}" for k, v in run.sets.items() if k != "iterations")
         its = len(results.iterations[name][results.seeds[0]])
         spi = results.seconds_per_iteration(name)
         lines.append(f"| {run.legend} | {run.algo} | {run.task} | {settings} | {its} | "
-                     f"{np.mean(spi):.3g} | {fmt(results.final(name, POST))} |")
+                     f"{np.mean(spi):.3g} | {fmt(results.final(name))} |")
+    if scored:
+        lines += ["", "Scored by another metric than the deterministic post-adaptation "
+                  "return: " + "; ".join(f"{legend}: `{m}`" for legend, m in scored.items()) + "."]
     return lines
 
 

@@ -60,8 +60,14 @@ class Results:
         return run in self.runs
 
     # -- per-seed statistics ---------------------------------------------------------
-    def final(self, run: str, key: str = POST, last: int = LAST) -> np.ndarray:
-        """Mean of the last `last` test evaluations, one value per seed."""
+    def metric(self, run: str, key: str | None = None) -> str:
+        """`key`, else the metric the run is scored by (`Run.metric`, else POST)."""
+        return key or self.runs[run].metric or POST
+
+    def final(self, run: str, key: str | None = None, last: int = LAST) -> np.ndarray:
+        """Mean of the last `last` test evaluations, one value per seed (of the run's
+        metric unless `key` names another)."""
+        key = self.metric(run, key)
         return np.array([np.mean([r[key] for r in self.evals[run][s][-last:]])
                          for s in self.seeds])
 
@@ -96,9 +102,11 @@ class Results:
     def label(self, run: str) -> str:
         return self.runs[run].legend
 
-    def curve(self, run: str, key: str = POST) -> tuple[np.ndarray, np.ndarray]:
-        """(iterations [E], values [seeds, E]) of every test evaluation; seeds with fewer
-        evaluations are cut to the shortest."""
+    def curve(self, run: str, key: str | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(iterations [E], values [seeds, E]) of every test evaluation (of the run's
+        metric unless `key` names another); seeds with fewer evaluations are cut to the
+        shortest."""
+        key = self.metric(run, key)
         n = min(len(self.evals[run][s]) for s in self.seeds)
         its = np.array([r["iteration"] for r in self.evals[run][self.seeds[0]][:n]], float)
         return its, np.array([[r[key] for r in self.evals[run][s][:n]] for s in self.seeds])

@@ -89,7 +89,8 @@ def smoke_verdict(check: Check) -> Check:
 
 def write_csv(results: Results, path: Path) -> Path:
     fields = ["figure", "scale", "run", "label", "algo", "task", "seed", m.ITERATION,
-              m.ROLLOUTS, m.WALL_TIME, m.TEST_PRE, m.TEST_POST]
+              m.ROLLOUTS, m.WALL_TIME, m.TEST_PRE, m.TEST_POST, m.TEST_PRE_STOCHASTIC,
+              m.TEST_POST_STOCHASTIC]
     with path.open("w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=fields)
         writer.writeheader()
@@ -99,7 +100,7 @@ def write_csv(results: Results, path: Path) -> Path:
                     writer.writerow({"figure": results.figure.name, "scale": results.scale,
                                      "run": name, "label": run.legend, "algo": run.algo,
                                      "task": run.task, "seed": seed,
-                                     **{k: r[k] for k in fields[7:]}})
+                                     **{k: r.get(k, "") for k in fields[7:]}})
     return path
 
 

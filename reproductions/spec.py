@@ -32,6 +32,9 @@ class Run:
     sets: dict[str, Any] = field(default_factory=dict)  # config keys, dotted for task.*
     label: str = ""  # legend text (default: name)
     panels: tuple[str, ...] = ()  # the panels this curve is drawn in
+    #: The metric this run is drawn and scored by, where it is not its panel's (a PG run
+    #: scored by the stochastic policy it executes: `TEST_POST_STOCHASTIC`).
+    metric: str | None = None
 
     @property
     def legend(self) -> str:

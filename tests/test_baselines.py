@@ -34,7 +34,9 @@ TINY = ["meta_batch=4", "K=3", "horizon=20", "eval_every=2", "eval_adaptations=4
         "checkpoint_every=2", "width=8"]
 KEYS = {"iteration", "wall_time_s", "rollouts", "env_steps", "train/pre_adaptation_return",
         "train/post_adaptation_return"}
-TEST_KEYS = {"test/pre_adaptation_return", "test/post_adaptation_return"}
+#: An evaluation line: the mean networks' returns and the executed stochastic policy's.
+TEST_KEYS = {"test/pre_adaptation_return", "test/post_adaptation_return",
+             "test/pre_adaptation_return_stochastic", "test/post_adaptation_return_stochastic"}
 
 
 def make(algo: str, *sets: str, task: str = "nav2d", seed: int = 0):

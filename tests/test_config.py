@@ -36,7 +36,7 @@ def test_numbers_in_any_notation_and_yaml_files(tmp_path):
 @pytest.mark.parametrize("sets,message", [
     (["task.max_bias=nan"], "config key 'task.max_bias' must be a finite number; got nan"),
     (["task.max_bias=inf"], "config key 'task.max_bias' must be a finite number; got inf"),
-    (["task.observation=raw"], "'task.observation' must be one of norml, full; got 'raw'"),
+    (["task.observation=raw"], "'task.observation' must be one of full, norml; got 'raw'"),
     (["horizon=0"], "config key 'horizon' must be >= 1; got 0"),
     (["sigmaa=1"], "unknown config key 'sigmaa'; did you mean 'sigma'?"),
     (["sigma=0"], "config key 'sigma' must be > 0.0; got 0.0"),
@@ -100,7 +100,7 @@ def test_config_yaml_is_the_fully_resolved_config(tmp_path, capsys):
     stored = yaml.safe_load((out / "config.yaml").read_text())
     assert stored["horizon"] == 5 and stored["policy"] == "H" and stored["width"] == 32
     assert stored["activation"] == "relu" and stored["init"] == "normal"
-    assert stored["task"]["observation"] == "norml"
+    assert stored["task"]["observation"] == "full"
     assert math.isclose(stored["task"]["max_bias"], math.pi / 18)
     assert stored["adapt_options"] == {"normalization": "zscore", "corrupt_fraction": 0.0,
                                        "corrupt_scale": 1e6}

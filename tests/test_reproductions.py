@@ -236,7 +236,7 @@ def test_bad_names_fail_with_the_valid_ones(tmp_path, capsys):
                                          "local, paper"):
         runner.load_figure("fig1").scale("small")
     assert main(["reproduce", "fig4", "--panel", "cartpol", "--out", str(tmp_path)]) == 2
-    assert "has no panel cartpol; valid: cartpole, swimmer, walker" in capsys.readouterr().err
+    assert "has no panel cartpol; valid: cartpole, cartpole-norml, swimmer, walker" in capsys.readouterr().err
     assert main(["reproduce", "fig2", "--seeds", "0", "--out", str(tmp_path)]) == 2
     assert "--seeds must be >= 1" in capsys.readouterr().err
     assert not (tmp_path / "runs").exists()  # nothing was created

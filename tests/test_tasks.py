@@ -183,7 +183,7 @@ def test_cartpole_norml_observation_is_range_normalized_gymnasium_state(integrat
     """observation=norml equals RangeNormalize (a NumPy re-implementation) applied to
     gymnasium CartPole-v1's state with the bias added to the angle."""
     ours = "euler" if integrator == "euler" else "semi-implicit"
-    family = make_family("cartpole-biased", integrator=ours)
+    family = make_family("cartpole-biased", integrator=ours, observation="norml")
     assert family.params["observation"] == "norml" and family.obs_dim == 4
     tasks = torch.tensor([int(family.table[:, 0].argmin()), int(family.table[:, 0].argmax()),
                           int(family.train_ids[0])])
@@ -219,7 +219,7 @@ def test_cartpole_norml_observation_is_range_normalized_gymnasium_state(integrat
 
 def test_cartpole_observation_parameter_is_checked():
     with pytest.raises(ValueError, match="config key 'task.observation' must be one of "
-                                         "norml, full; got 'raw'"):
+                                         "full, norml; got 'raw'"):
         make_family("cartpole-biased", observation="raw")
 
 

@@ -39,6 +39,8 @@ class EvalResult:
     post_return: float
     trajectories: Tensor | None = None  # [T + 1, n, 2] adapted policies' positions (2-D tasks)
     trajectory_tasks: Tensor | None = None  # [n] their task ids
+    #: Further numbers of the evaluation, named `test/...`; the run loop writes them to
+    #: `metrics.jsonl` and TensorBoard beside the two returns.
     extras: dict[str, float] = field(default_factory=dict)
     #: Every test adaptation, for statistics beyond the mean (`workbench.run` saves them to
     #: `evaluations/iter_NNNNNN.npz`): task ids [n], pre- and post-adaptation values [n], and

@@ -24,6 +24,10 @@ TRAIN_POST = "train/post_adaptation_return"
 #: The test evaluation (present only on evaluation iterations): before / after adapting.
 TEST_PRE = "test/pre_adaptation_return"
 TEST_POST = "test/post_adaptation_return"
+#: PG-MAML only: the mean return of the stochastic rollouts the Gaussian policy executes on
+#: the test tasks, before / after adapting (TEST_PRE / TEST_POST score its mean network).
+TEST_PRE_STOCHASTIC = "test/pre_adaptation_return_stochastic"
+TEST_POST_STOCHASTIC = "test/post_adaptation_return_stochastic"
 
 #: Learning-curve x-axes: axis name -> the key it is read from.
 AXES: dict[str, str] = {"iterations": ITERATION, "rollouts": ROLLOUTS, "wall_time": WALL_TIME}

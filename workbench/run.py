@@ -163,8 +163,12 @@ def stop_on_signals() -> Iterator[dict[str, bool]]:
 
 
 def eval_record(result: EvalResult) -> dict[str, float]:
+    """An evaluation's numbers for `metrics.jsonl` (and TensorBoard): the pre- and
+    post-adaptation test returns and the algorithm's evaluation extras (PG-MAML's
+    stochastic returns, the exploration spread on 2-D tasks)."""
     return {"test/pre_adaptation_return": float(result.pre_return),
-            "test/post_adaptation_return": float(result.post_return)}
+            "test/post_adaptation_return": float(result.post_return),
+            **{key: float(value) for key, value in result.extras.items()}}
 
 
 def write_adaptations(run: RunDir, result: EvalResult, iteration: int) -> Path | None:
@@ -314,8 +318,6 @@ def _train(run: RunDir, config: dict[str, Any], algo: Algorithm, resume: bool,
                 record.update(eval_record(last_eval))
                 write_adaptations(run, last_eval, it)
                 last_png = write_trajectories(run, algo, last_eval, it, writer) or last_png
-                for key, value in last_eval.extras.items():
-                    writer.add_scalar(key, value, it)
             counters["wall_time_s"] += time.perf_counter() - tick
             record["wall_time_s"] = counters["wall_time_s"]
             for key, text in backend.drain_events():

@@ -8,7 +8,11 @@ surviving step and 0 on the failing step, so a 500-step horizon caps the return 
 The start state is U(-0.05, 0.05)^4 from the rollout's seed.
 
 Observation (`observation` parameter):
-- `norml` (default): what NoRML's agents saw. NoRML runs this environment through its
+- `full` (default): what NoRML's environment class (`CartpoleSensorBiasEnv`) returns, the
+  raw state with the bias added to the angle, (x, x_dot, theta + b, theta_dot). The paper
+  names the environment, not NoRML's training wrapper, so the environment's own view is
+  the default (docs/deviations.md).
+- `norml`: what NoRML's agents saw in training. NoRML runs the environment through its
   `RangeNormalize` wrapper, which maps the observation space [low, high] onto [-1, 1] as
   `2 * (obs - low) / (high - low) - 1`. The bounds are those of gym's CartPole space,
   stored as float32: high = (4.8, float32 max, 0.41887903 (24 degrees), float32 max),
@@ -17,7 +21,6 @@ Observation (`observation` parameter):
   inf, so those entries are `2 * finite / inf - 1 = -1` whatever the state. The position
   and the biased angle come out as about x / 4.8 and (theta + b) / 0.41887903. obs_dim
   stays 4, the velocity entries being constant -1 (the policy sees no velocities).
-- `full`: the raw state with the bias added to the angle, (x, x_dot, theta + b, theta_dot).
 
 Integrator: gymnasium's CartPole-v1 (the oracle this task is tested against) and the gym
 version NoRML used both integrate with explicit Euler, so the default is
@@ -41,7 +44,7 @@ TOTAL_MASS = MASS_CART + MASS_POLE
 POLE_MASS_LENGTH = MASS_POLE * HALF_LENGTH
 X_LIMIT, ANGLE_LIMIT = 2.4, 12 * 2 * math.pi / 360
 INTEGRATORS = ("euler", "semi-implicit")
-OBSERVATIONS = ("norml", "full")
+OBSERVATIONS = ("full", "norml")
 
 # NoRML's RangeNormalize bounds: gym's CartPole observation space, a float32 Box, so the
 # bounds are float32 and `high - low` is a float32 subtraction (inf for the velocities).
@@ -98,8 +101,9 @@ class CartPoleSim(BatchedSim):
 class CartPoleParams(TaskParams):
     integrator: str = option("euler", "euler (gymnasium's default) or semi-implicit",
                              choices=INTEGRATORS)
-    observation: str = option("norml", "norml (NoRML's RangeNormalize view) or full (raw "
-                              "state, biased angle)", choices=OBSERVATIONS)
+    observation: str = option("full", "full (the environment's raw state, biased angle) or "
+                              "norml (NoRML's RangeNormalize training view: no velocities)",
+                              choices=OBSERVATIONS)
     max_bias: float = option(math.pi / 18, "biases span [-max_bias, max_bias] (radians)",
                              low=0.0)
     num_biases: int = option(5000, "biases on that grid (tasks)", low=1)
