@@ -18,13 +18,18 @@ def clip(x: float, lo: float, hi: float) -> float:
 
 class ScalarPoint:
     bound = 5.0
+    #: "clip": the action clipped to +-0.1 (ES-MAML's task.py); "scale": 0.1 * clip(a, -1, 1)
+    actions = "clip"
 
     def reset(self) -> list[float]:
         self.pos = [0.0, 0.0]
         return list(self.pos)
 
+    def step_size(self, a: float) -> float:
+        return clip(a, -0.1, 0.1) if self.actions == "clip" else clip(a, -1.0, 1.0) * 0.1
+
     def move(self, action) -> None:
-        self.pos = [clip(self.pos[i] + clip(float(action[i]), -0.1, 0.1), -self.bound, self.bound)
+        self.pos = [clip(self.pos[i] + self.step_size(float(action[i])), -self.bound, self.bound)
                     for i in range(2)]
 
     def d2(self, goal) -> float:

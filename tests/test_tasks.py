@@ -56,9 +56,10 @@ def point_actions(family, tasks, steps: int, g: torch.Generator) -> torch.Tensor
     return actions
 
 
+@pytest.mark.parametrize("mode", ["clip", "scale"])
 @pytest.mark.parametrize("name", POINT_TASKS)
-def test_point_tasks_match_scalar_oracle(name):
-    family = make_family(name)
+def test_point_tasks_match_scalar_oracle(name, mode):
+    family = make_family(name, actions=mode)
     g = torch.Generator().manual_seed(1)
     tasks = family.sample_tasks(24, g)
     steps = 160
@@ -66,6 +67,8 @@ def test_point_tasks_match_scalar_oracle(name):
     sim = family.make_sim(tasks, torch.float64)
     obs = sim.reset()
     oracles = [scalar_env(family, int(t)) for t in tasks]
+    for o in oracles:
+        o.actions = mode
     ref_obs = torch.tensor([o.reset() for o in oracles], dtype=torch.float64)
     assert torch.equal(obs, ref_obs)
     alive = [True] * len(tasks)

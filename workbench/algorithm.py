@@ -14,6 +14,7 @@ import abc
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -21,7 +22,17 @@ from workbench.backends import make_backend
 from workbench.config import Section
 from workbench.policies import PolicySpec
 from workbench.registry import Registry
+from workbench.seeding import derive
 from workbench.tasks import TaskFamily, make_family
+
+#: Test tasks (an evaluation's first distinct ones) the exploration spread is measured on.
+SPREAD_TASKS = 4
+
+
+def end_point_spread(positions: Tensor) -> float:
+    """RMS distance of K paths' end points from their centroid; `positions [T + 1, K, 2]`."""
+    end = positions[-1].double()
+    return float((end - end.mean(0)).square().sum(-1).mean().sqrt())
 
 
 @dataclass
@@ -96,6 +107,15 @@ class Algorithm(abc.ABC):
         """`[T + 1, K, 2]` positions of the K rollouts the meta-policy gathers its adaptation
         samples with on `task` (2-D tasks), drawn from `seed`: the exploration pictures."""
         raise ValueError(f"{self.name} does not provide exploration samples")
+
+    def exploration_spread(self, tasks: Tensor, seed: int) -> float:
+        """How far apart the K exploration rollouts end: `end_point_spread` of
+        `exploration_samples` on each of the first `SPREAD_TASKS` distinct `tasks` (task i
+        drawn from `derive(seed, i)`), averaged. Changes no state of the algorithm."""
+        distinct = list(dict.fromkeys(int(t) for t in tasks))[:SPREAD_TASKS]
+        with torch.no_grad():
+            return float(np.mean([end_point_spread(self.exploration_samples(t, derive(seed, i)))
+                                  for i, t in enumerate(distinct)]))
 
     @abc.abstractmethod
     def train_iteration(self, iteration: int) -> IterationResult:

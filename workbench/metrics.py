@@ -28,6 +28,10 @@ TEST_POST = "test/post_adaptation_return"
 #: the test tasks, before / after adapting (TEST_PRE / TEST_POST score its mean network).
 TEST_PRE_STOCHASTIC = "test/pre_adaptation_return_stochastic"
 TEST_POST_STOCHASTIC = "test/post_adaptation_return_stochastic"
+#: 2-D tasks: how far apart the meta-policy's K exploration rollouts end (RMS distance of
+#: their end points from their centroid, mean over a few test tasks); near 0 when every
+#: exploration rollout goes to the same place (`Algorithm.exploration_spread`).
+EXPLORATION_SPREAD = "test/exploration_spread"
 
 #: Learning-curve x-axes: axis name -> the key it is read from.
 AXES: dict[str, str] = {"iterations": ITERATION, "rollouts": ROLLOUTS, "wall_time": WALL_TIME}

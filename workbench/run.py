@@ -37,8 +37,11 @@ from workbench import checkpoint, config as cfg, metrics
 from workbench.algorithm import Algorithm, EvalResult, algorithm_class
 from workbench.plotting import save_figure, trajectory_figure
 from workbench.progress import progress as progress_display
+from workbench.seeding import derive
 
 #: Config keys a resume may change: they do not alter any number the run computes.
+#: Key of the exploration-spread measurement's randomness (with the run seed and iteration).
+SPREAD = 9
 RESUMABLE_KEYS = ("iterations", "checkpoint_every", "backend", "ray_address", "ray_actors",
                   "ray_actor_cpus", "budget_rollouts")
 
@@ -315,6 +318,9 @@ def _train(run: RunDir, config: dict[str, Any], algo: Algorithm, resume: bool,
             spent = budget > 0 and counters["rollouts"] >= budget
             if is_eval_iteration(it, int(config["eval_every"])) or spent:
                 last_eval = algo.evaluate(it, record=True)
+                if last_eval.positions is not None:  # 2-D tasks: is exploration collapsing?
+                    last_eval.extras[metrics.EXPLORATION_SPREAD] = algo.exploration_spread(
+                        last_eval.tasks, derive(int(config["seed"]), SPREAD, it))
                 record.update(eval_record(last_eval))
                 write_adaptations(run, last_eval, it)
                 last_png = write_trajectories(run, algo, last_eval, it, writer) or last_png

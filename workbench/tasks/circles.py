@@ -29,15 +29,14 @@ import torch
 from torch import Tensor
 
 from workbench.config import option
-from workbench.tasks.base import TaskParams
-from workbench.tasks.points import PointFamily, PointSim, sq_dist_to_all
+from workbench.tasks.points import PointFamily, PointParams, PointSim, sq_dist_to_all
 
 RADIUS_SQ = 4.0
 VISIT_SQ = 0.01
 
 
 @dataclass(frozen=True)
-class CirclesParams(TaskParams):
+class CirclesParams(PointParams):
     num_goals: int = option(6, "goals on the circle of radius sqrt(8)", low=1)
     num_correct: int = option(2, "correct goals per task (a task is one subset)", low=1)
     penalty: float = option(10000.0, "weight of the wrong-goal cost penalty * min(0, d^2 - 4)",

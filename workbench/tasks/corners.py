@@ -16,15 +16,14 @@ import torch
 from torch import Tensor
 
 from workbench.config import option, with_defaults
-from workbench.tasks.base import TaskParams
-from workbench.tasks.points import PointFamily, PointSim, sq_dist_to_all
+from workbench.tasks.points import PointFamily, PointParams, PointSim, sq_dist_to_all
 
 CORNERS = torch.tensor([[2.0, 2.0], [-2.0, 2.0], [-2.0, -2.0], [2.0, -2.0]], dtype=torch.float64)
 RADIUS_SQ = 4.0
 
 
 @dataclass(frozen=True)
-class CornersParams(TaskParams):
+class CornersParams(PointParams):
     penalty: float = option(0.0, "weight of the wrong-corner cost penalty * min(0, d^2 - 4)",
                             low=0.0)
 

@@ -3,6 +3,11 @@
 The agent starts at (0, 0), observes its position, and moves by its action clipped to
 [-0.1, 0.1] per axis; the position is clipped to [-bound, bound]. Families differ only in
 their reward, done rule and per-episode state, which they supply through `PointFamily`.
+
+`task.actions`: `clip` (default, the ES-MAML code's task.py: the policy's tanh output is
+clipped to +-0.1, so only outputs inside +-0.1 are graded) or `scale` (MAML's point task
+behind rllab's `normalize` wrapper: the output in (-1, 1) is multiplied by 0.1, so the
+whole range is graded).
 """
 
 from __future__ import annotations
@@ -12,9 +17,22 @@ from typing import ClassVar
 import torch
 from torch import Tensor
 
-from workbench.tasks.base import BatchedSim, TaskFamily
+from dataclasses import dataclass
+
+from workbench.config import option
+from workbench.tasks.base import BatchedSim, TaskFamily, TaskParams
 
 MAX_STEP = 0.1
+ACTIONS = ("clip", "scale")
+
+
+@dataclass(frozen=True)
+class PointParams(TaskParams):
+    """`task.*` keys every 2-D point family has."""
+
+    actions: str = option("clip", "clip (the policy output clipped to +-0.1 per axis, the "
+                          "ES-MAML code) or scale (multiplied by 0.1, MAML's rllab wrapper)",
+                          choices=ACTIONS)
 
 
 class PointSim(BatchedSim):
@@ -24,7 +42,11 @@ class PointSim(BatchedSim):
         return self.pos.clone()
 
     def step(self, actions: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-        a = self.check_actions(actions).clamp(-MAX_STEP, MAX_STEP)
+        a = self.check_actions(actions)
+        if self.family.params["actions"] == "scale":
+            a = a.clamp(-1.0, 1.0) * MAX_STEP
+        else:
+            a = a.clamp(-MAX_STEP, MAX_STEP)
         self.pos = (self.pos + a).clamp(-self.family.bound, self.family.bound)
         reward, done = self.family.reward(self, self.pos)
         return self.pos.clone(), reward, done
@@ -36,6 +58,7 @@ class PointSim(BatchedSim):
 class PointFamily(TaskFamily):
     obs_dim = 2
     act_dim = 2
+    Params = PointParams
     default_horizon = 100
     bound: ClassVar[float]
 
