@@ -90,3 +90,113 @@ def _time_at_scale(figures: list, args: argparse.Namespace) -> int:
                                   log=lambda text: print(text, file=sys.stderr, flush=True))
     print(timing.table(figures, args.scale, per, source))
     return 0
+
+
+def register_calibrate(sub) -> None:
+    p = sub.add_parser("calibrate", help="the task-blind ceiling and per-task oracle of an RL "
+                                         "task for a policy class (docs/reproductions.md)")
+    p.add_argument("--task", required=True, help="an RL task family (workbench tasks)")
+    p.add_argument("--policy", default="L", help="L, H or HH (default L)")
+    p.add_argument("--set", action="append", default=[], metavar="task.KEY=VALUE",
+                   help="a task parameter (repeatable), e.g. --set task.observation=norml")
+    p.add_argument("--budget", action="append", default=[], metavar="KEY=VALUE",
+                   help="a budget key (repeatable): " + ", ".join(_budget_keys()))
+    p.add_argument("--oracle-tasks", type=int, default=8,
+                   help="tasks the oracle is optimised on (test split first; default 8)")
+    p.add_argument("--horizon", type=int, default=None, help="default: the task's")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", default=None,
+                   help="cache directory (default: docs/calibration in the checkout)")
+    p.add_argument("--force", action="store_true",
+                   help="compute again even when the cache holds this calibration")
+    p.add_argument("--quiet", action="store_true", help="no progress lines")
+    p.set_defaults(func=_calibrate)
+
+
+def _budget_keys() -> list[str]:
+    from dataclasses import fields
+
+    from reproductions.calibration import Budget
+    return [f"{f.name} ({f.default})" for f in fields(Budget)]
+
+
+def parse_budget(items: list[str]):
+    """`--budget key=value` items as a `Budget`, or a one-line error naming the valid keys."""
+    from dataclasses import fields
+
+    from reproductions.calibration import Budget
+    kinds = {f.name: type(f.default) for f in fields(Budget)}
+    values = {}
+    for item in items:
+        key, eq, value = item.partition("=")
+        if not eq or key not in kinds:
+            raise ValueError(f"--budget takes KEY=VALUE with KEY one of "
+                             f"{', '.join(kinds)}; got {item!r}")
+        try:
+            values[key] = kinds[key](value)
+        except ValueError:
+            raise ValueError(f"--budget {key} must be a {kinds[key].__name__}; got "
+                             f"{value!r}") from None
+    budget = Budget(**values)
+    budget.check()
+    return budget
+
+
+def parse_task_sets(items: list[str]) -> dict[str, str]:
+    out = {}
+    for item in items:
+        key, eq, value = item.partition("=")
+        if not eq or not key.startswith("task."):
+            raise ValueError(f"calibrate --set takes task.KEY=VALUE (task parameters only); "
+                             f"got {item!r}")
+        out[key[len("task."):]] = value
+    return out
+
+
+def _calibrate(args: argparse.Namespace) -> int:
+    import json
+    import shlex
+    from pathlib import Path
+
+    from reproductions import calibration
+    from workbench.policies import ARCHITECTURES
+    from workbench.run import git_commit
+    from workbench.tasks import make_family
+    if args.policy not in ARCHITECTURES:
+        raise ValueError(f"--policy must be one of {', '.join(ARCHITECTURES)}; got "
+                         f"{args.policy!r}")
+    if args.oracle_tasks < 1:
+        raise ValueError(f"--oracle-tasks must be >= 1; got {args.oracle_tasks}")
+    budget = parse_budget(args.budget)
+    params = parse_task_sets(args.set)
+    family = make_family(args.task, **params)  # unknown task or parameter: one line
+    if family.supervised:
+        raise ValueError(f"calibrate bounds RL returns; {args.task!r} is supervised")
+    root = Path(args.out) if args.out else calibration.DEFAULT_CACHE
+    path = calibration.cache_path(args.task, args.policy, params, root)
+    command = "workbench " + shlex.join(["calibrate", *[a for a in _argv() if a != "--force"]])
+    if path.is_file() and not args.force:
+        cached = json.loads(path.read_text())
+        if cached.get("budget") == calibration.asdict(budget) and \
+                cached.get("seed") == args.seed and cached.get("horizon") == \
+                int(args.horizon or family.default_horizon) and \
+                len(cached["oracle"]["tasks"]) == min(args.oracle_tasks, family.num_tasks):
+            print(calibration.summary(cached) + f"\n(cached: {path})")
+            return 0
+    log = None if args.quiet else (lambda text: print(f"calibrate: {text}", file=sys.stderr,
+                                                      flush=True))
+    result = calibration.calibrate(args.task, args.policy, budget, params, args.horizon,
+                                   args.oracle_tasks, args.seed, log)
+    result.update({"command": command, "commit": git_commit()})
+    root.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(result, indent=1) + "\n")
+    tmp.replace(path)
+    print(calibration.summary(result) + f"\n-> {path}")
+    return 0
+
+
+def _argv() -> list[str]:
+    """The calibrate command's arguments as typed (for the cache's record)."""
+    args = sys.argv[1:]
+    return args[args.index("calibrate") + 1:] if "calibrate" in args else args

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from reproductions import calibration
 from reproductions.results import Results
 from reproductions.spec import Panel, Run
 from workbench import config as cfg
@@ -100,6 +101,8 @@ def curves(results: Results, path: Path) -> list[Path]:
             # ES and PG iterations differ in cost: compare them at equal rollouts
             x_axis = "rollouts" if axis == "iterations" and es_vs_pg(runs) else axis
             bounds = value_range(panel, runs)
+            if not panel.negate and panel.floor is None:
+                draw_bounds(ax, runs)
             for run in runs:
                 x, mean, std = mean_std(results, run.name, x_axis, run.metric or panel.metric,
                                         panel.negate, panel.floor)
@@ -126,6 +129,27 @@ def curves(results: Results, path: Path) -> list[Path]:
         written.append(save_figure(fig, out))
         plt.close(fig)
     return written
+
+
+#: Line styles of the calibration bounds: the task-blind ceiling and the per-task oracle.
+BOUND_STYLES = {"blind": ("0.45", "--"), "oracle": ("0.15", ":")}
+
+
+def draw_bounds(ax, runs: list[Run]) -> None:
+    """The cached calibration bounds of the panel's policies (`calibration.run_bounds`) as
+    horizontal lines: the task-blind ceiling dashed, the per-task oracle dotted."""
+    seen = {}
+    for run in runs:
+        bounds = calibration.run_bounds(run)
+        if bounds is not None:
+            seen.setdefault(bounds["policy_name"], bounds)
+    for policy, bounds in seen.items():
+        for kind, value in (("blind", bounds["blind"]["value"]),
+                            ("oracle", bounds["oracle"]["mean"])):
+            color, style = BOUND_STYLES[kind]
+            name = "task-blind ceiling" if kind == "blind" else "per-task oracle"
+            ax.axhline(value, color=color, ls=style, lw=1.0, zorder=1,
+                       label=f"{name} ({policy}), {value:.4g}")
 
 
 def trajectories(panels: list[tuple[str, object, list[tuple[np.ndarray, str]], list]],

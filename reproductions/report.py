@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from reproductions import calibration
 from reproductions.results import Results, fmt, overall
 from reproductions.spec import Check
 
@@ -21,18 +22,33 @@ __all__ = ["section", "write", "overall"]
 
 def _runs_table(results: Results) -> list[str]:
     lines = ["| run | algorithm | task | settings | iterations | s / iteration | final "
-             "post-adaptation return |", "|---|---|---|---|---|---|---|"]
+             "post-adaptation return | share of the adaptation gap closed |",
+             "|---|---|---|---|---|---|---|---|"]
     scored = {run.legend: run.metric for run in results.runs.values() if run.metric}
     for name, run in results.runs.items():
         settings = ", ".join(f"{k}={v}" for k, v in run.sets.items() if k != "iterations")
         its = len(results.iterations[name][results.seeds[0]])
         spi = results.seconds_per_iteration(name)
         lines.append(f"| {run.legend} | {run.algo} | {run.task} | {settings} | {its} | "
-                     f"{np.mean(spi):.3g} | {fmt(results.final(name))} |")
+                     f"{np.mean(spi):.3g} | {fmt(results.final(name))} | "
+                     f"{_gap_share(results, name)} |")
     if scored:
         lines += ["", "Scored by another metric than the deterministic post-adaptation "
                   "return: " + "; ".join(f"{legend}: `{m}`" for legend, m in scored.items()) + "."]
     return lines
+
+
+def _gap_share(results: Results, name: str) -> str:
+    """`(final - blind) / (oracle - blind)` per seed, against the run's cached calibration
+    (docs/calibration), with the bounds; "no calibration" without one."""
+    bounds = calibration.run_bounds(results.runs[name])
+    if bounds is None:
+        return "no calibration"
+    blind, oracle = bounds["blind"]["value"], bounds["oracle"]["mean"]
+    if oracle - blind <= 1e-9:
+        return f"no gap: task-blind {blind:.4g} >= oracle {oracle:.4g}"
+    shares = np.array([calibration.gap_share(f, bounds) for f in results.final(name)])
+    return f"{fmt(shares)} (task-blind {blind:.4g}, oracle {oracle:.4g})"
 
 
 def section(results: Results, checks: list[Check], files: list[Path], out: Path,

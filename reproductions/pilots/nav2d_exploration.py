@@ -16,15 +16,14 @@ Runs resume; a finished run is reused. One process, one thread per run.
 from __future__ import annotations
 
 import argparse
-import json
-import subprocess
-import sys
 from pathlib import Path
 
 import torch
 
+from reproductions.pilots import final, train
+from workbench.metrics import TEST_PRE
 from workbench.policies import PolicySpec
-from workbench.run import RunDir, load_run
+from workbench.run import load_run
 
 #: a4's ES-MAML setting, then one factor changed at a time.
 BASE = {"adaptation": "mc", "K": 20, "policy": "H"}
@@ -39,19 +38,9 @@ FACTORS = {
 PICTURE_SEED = 20200426
 
 
-def train(out: Path, name: str, seed: int, iterations: int) -> Path:
-    path = out / name / f"seed{seed}"
+def train_factor(out: Path, name: str, seed: int, iterations: int) -> Path:
     sets = {**BASE, **FACTORS[name], "iterations": iterations, "eval_every": 25}
-    if (path / "config.yaml").is_file():
-        cmd = ["workbench", "train", "--resume", str(path), "--quiet"]
-    else:
-        cmd = ["workbench", "train", "--algo", "es-maml", "--task", "nav2d", "--seed",
-               str(seed), "--out", str(path), "--quiet"]
-        for k, v in sets.items():
-            cmd += ["--set", f"{k}={v}"]
-    subprocess.run([str(Path(sys.executable).parent / cmd[0]), *cmd[1:]], check=True,
-                   stdout=subprocess.DEVNULL)
-    return path
+    return train(out / name, "es-maml", "nav2d", sets, seed)
 
 
 def measure(path: Path) -> dict[str, float]:
@@ -73,13 +62,10 @@ def measure(path: Path) -> dict[str, float]:
     z = torch.cat(z_all).abs()
     # clip: an output is graded only inside +-0.1; scale: only away from tanh's flat ends
     at_limit = 0.1 if config["task"]["actions"] == "clip" else 0.9
-    rows = [json.loads(line) for line in RunDir(path).metrics.read_text().splitlines()]
-    last = [r for r in rows if "test/post_adaptation_return" in r][-1]
     return {"iteration": iteration, "spread": spread,
             "saturated": float((torch.tanh(z) >= at_limit).double().mean()),
             "median_abs_z": float(z.median()),
-            "post": last["test/post_adaptation_return"],
-            "pre": last["test/pre_adaptation_return"]}
+            "post": final(path, last=1), "pre": final(path, TEST_PRE, last=1)}
 
 
 def main() -> None:
@@ -93,7 +79,7 @@ def main() -> None:
     print("factor | seed | spread | saturated | median |z| | pre | post", flush=True)
     for name in args.factors.split(","):
         for seed in range(args.seeds):
-            m = measure(train(args.out, name, seed, args.iterations))
+            m = measure(train_factor(args.out, name, seed, args.iterations))
             print(f"{name} | {seed} | {m['spread']:.3f} | {m['saturated']:.2f} | "
                   f"{m['median_abs_z']:.3f} | {m['pre']:.1f} | {m['post']:.1f}", flush=True)
 
