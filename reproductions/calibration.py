@@ -56,8 +56,11 @@ class Budget:
 
     iterations: int = 200
     directions: int = 16  # antithetic pairs per iteration
-    sigma: float = 0.5  # perturbation scale in parameter space
-    lr: float = 0.1  # Adam step
+    sigma: float = 0.5  # perturbation scale in parameter space at the first iteration
+    lr: float = 0.1  # Adam step at the first iteration
+    #: sigma and the Adam step shrink geometrically by this factor over the iterations
+    #: (1: constant), so that a sharp optimum found wide is then approached closely
+    anneal: float = 1.0
     episodes: int = 8  # rollouts each population member meets per iteration
     restarts: int = 3  # independent starts; the best scored one is kept
     check_every: int = 20  # score the current parameters this often (and at the end)
@@ -110,17 +113,18 @@ def optimise(spec: PolicySpec, family: TaskFamily, horizon: int, budget: Budget,
         adam = Adam(theta)
         kept: Found | None = None
         for i in range(budget.iterations):
+            shrink = budget.anneal ** (i / max(budget.iterations - 1, 1))
+            sigma, lr = budget.sigma * shrink, budget.lr * shrink
             g = torch.randn(budget.directions, theta.numel(), dtype=torch.float64,
                             generator=torch.Generator().manual_seed(derive(s, DIRECTIONS, i)))
-            pop = torch.cat([theta + budget.sigma * g, theta - budget.sigma * g])
+            pop = torch.cat([theta + sigma * g, theta - sigma * g])
             tasks, seeds = episodes(derive(s, TASKS, i))
             values, stats = mean_returns(spec, family, pop, tasks, seeds, horizon, normalizer)
             z, skip = normalize_values(values.unsqueeze(0), "zscore")
             if not bool(skip[0]):
                 n = budget.directions
-                grad = es_gradient(z[0, :n], g, budget.sigma, "antithetic",
-                                   neg_values=z[0, n:])
-                theta = theta + budget.lr * adam.direction(grad)
+                grad = es_gradient(z[0, :n], g, sigma, "antithetic", neg_values=z[0, n:])
+                theta = theta + lr * adam.direction(grad)
             normalizer.update(stats)
             if (i + 1) % budget.check_every == 0 or i + 1 == budget.iterations:
                 frozen = Normalizer(family.obs_dim)
@@ -271,5 +275,6 @@ def summary(result: dict[str, Any]) -> str:
         f"adaptation gap      {result['gap']:.4g}",
         f"budget: {b['restarts']} starts x {b['iterations']} iterations x "
         f"{2 * b['directions']} perturbations x {b['episodes']} rollouts, sigma {b['sigma']}, "
-        f"Adam {b['lr']}; {result['optimisation_rollouts']:,} rollouts, "
+        f"Adam {b['lr']}" + (f", both shrinking {b['anneal']:g}x" if b.get("anneal", 1) != 1
+                             else "") + f"; {result['optimisation_rollouts']:,} rollouts, "
         f"{result['seconds']:.0f} s"])
