@@ -208,12 +208,19 @@ def calibrate(task: str, policy: str, budget: Budget, task_params: dict[str, Any
             "seconds": time.perf_counter() - start}
 
 
+#: Task parameters that choose how a simulation runs, not what it computes (MuJoCo's engine
+#: and threads): they do not name a different calibration.
+EXECUTION_ONLY = ("engine", "nthread")
+
+
 def distinct_params(task: str, task_params: dict[str, Any] | None) -> dict[str, Any]:
     """The task parameters that differ from the family's defaults, resolved (so that
-    `observation=full` and nothing name the same calibration)."""
+    `observation=full` and nothing name the same calibration), execution-only ones left
+    out."""
     given = make_family(task, **(task_params or {})).params
     default = make_family(task).params
-    return {k: v for k, v in given.items() if v != default.get(k)}
+    return {k: v for k, v in given.items()
+            if v != default.get(k) and k not in EXECUTION_ONLY}
 
 
 def cache_name(task: str, policy: str, task_params: dict[str, Any] | None = None) -> str:

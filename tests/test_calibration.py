@@ -90,3 +90,7 @@ def test_calibrate_refuses_bad_input_in_one_line(tmp_path, capsys, extra, messag
 def test_calibrate_refuses_a_supervised_task(tmp_path, capsys):
     assert main(["calibrate", "--task", "sine", "--out", str(tmp_path)]) == 2
     assert "'sine' is supervised" in capsys.readouterr().err
+
+
+def test_execution_only_parameters_do_not_name_another_calibration():
+    assert cache_name("swimmer-fb", "L", {"nthread": 1, "engine": "loop"}) == "swimmer-fb_L.json"
