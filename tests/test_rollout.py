@@ -108,3 +108,21 @@ def test_normaliser_merged_from_parts_equals_concatenated():
     fresh.load_state_dict(parts.state_dict())
     torch.testing.assert_close(fresh(data), parts(data))
     assert torch.equal(Normalizer(3, enabled=False)(data), data)
+
+
+def test_normaliser_maps_norml_cartpoles_constant_velocity_entries_to_zero():
+    """Under NoRML's view both velocity entries are always -1 (docs/tasks.md). The running
+    normaliser must turn a constant input into exactly 0 (centred, std read as 1), not
+    into noise from a tiny rounding variance or a division by ~0."""
+    family = make_family("cartpole-biased", observation="norml")
+    spec = PolicySpec.from_name("L", 4, 1)
+    n = len(family.train_ids)
+    out = evaluate(spec, family, torch.zeros(n, spec.num_params), family.train_ids, 50)
+    norm = Normalizer(4)
+    norm.update(out.obs_stats)
+    obs = family.make_sim(family.train_ids[:3]).reset()
+    assert obs[:, 1].eq(-1).all() and obs[:, 3].eq(-1).all()
+    z = norm(obs.double())
+    assert z[:, 1].eq(0).all() and z[:, 3].eq(0).all()
+    assert norm.std[1] == 1.0 and norm.std[3] == 1.0
+    assert z[:, [0, 2]].abs().gt(0).all()  # the informative entries still vary

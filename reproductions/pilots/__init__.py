@@ -21,8 +21,9 @@ from workbench.run import RunDir
 def train(out: Path, algo: str, task: str, sets: dict[str, Any], seed: int) -> Path:
     """Train (or resume, or reuse) one run at `out/seed<seed>`; returns its directory."""
     path = out / f"seed{seed}"
-    if (path / "config.yaml").is_file():
-        cmd = ["train", "--resume", str(path), "--quiet"]
+    if (path / "config.yaml").is_file():  # resume, to the (possibly longer) budget asked
+        cmd = ["train", "--resume", str(path), "--quiet", "--set",
+               f"iterations={sets['iterations']}"]
     else:
         cmd = ["train", "--algo", algo, "--task", task, "--seed", str(seed), "--out", str(path),
                "--quiet"]
