@@ -13,8 +13,9 @@ A run's **share of the adaptation gap closed** is `(final - blind) / (oracle - b
 Both are found by direct optimisation with the workbench's own rollout engine and the
 same policies as the meta-learners: antithetic ES (z-scored values) with Adam on the flat
 parameters, a running observation normaliser as ES-MAML's (updated from every iteration's
-rollouts, frozen for scoring), `restarts` independent starts, each start's parameters
-scored every `check_every` iterations and the best kept. Each iteration's population meets
+rollouts, frozen for scoring), `restarts` independent starts (the first at the zero policy
+with `zero_start`), each scored at its start and every `check_every` iterations, and the
+best kept. Each iteration's population meets
 `episodes` rollouts: for the ceiling, `episodes` training tasks drawn afresh (the same for
 every direction: common random numbers), one reset each; for an oracle, its task with
 `episodes` reset seeds. The kept policies are scored on fresh reset seeds (`score_seeds`
@@ -65,10 +66,17 @@ class Budget:
     restarts: int = 3  # independent starts; the best scored one is kept
     check_every: int = 20  # score the current parameters this often (and at the end)
     score_seeds: int = 8  # reset seeds per task when scoring
+    #: 1: the first start is the zero policy (tanh(0) = 0: stay put, push nothing), the
+    #: others random; 0: every start random. Where any move risks a large penalty (Six
+    #: Circles) the zero policy is the safe start a random one may never get back to.
+    zero_start: int = 0
 
     def check(self) -> None:
+        if self.zero_start not in (0, 1):
+            raise ValueError(f"calibration budget zero_start must be 0 or 1; got "
+                             f"{self.zero_start}")
         for name, value in asdict(self).items():
-            if value <= 0:
+            if name != "zero_start" and value <= 0:
                 raise ValueError(f"calibration budget {name} must be positive; got {value}")
 
     def rollouts(self, optimisations: int) -> int:
@@ -108,10 +116,13 @@ def optimise(spec: PolicySpec, family: TaskFamily, horizon: int, budget: Budget,
     best: Found | None = None
     for r in range(budget.restarts):
         s = derive(seed, r)
-        theta = spec.init(torch.Generator().manual_seed(s), dtype=torch.float64)
+        theta = spec.init(torch.Generator().manual_seed(s), dtype=torch.float64,
+                          scheme="zeros" if r == 0 and budget.zero_start else None)
         normalizer = Normalizer(family.obs_dim)
         adam = Adam(theta)
-        kept: Found | None = None
+        # the start itself is a candidate (the zero policy may be the best there is)
+        kept = Found(theta.clone(), Normalizer(family.obs_dim), float(mean_returns(
+            spec, family, theta.unsqueeze(0), *checks, horizon, normalizer)[0][0]))
         for i in range(budget.iterations):
             shrink = budget.anneal ** (i / max(budget.iterations - 1, 1))
             sigma, lr = budget.sigma * shrink, budget.lr * shrink
@@ -131,9 +142,8 @@ def optimise(spec: PolicySpec, family: TaskFamily, horizon: int, budget: Budget,
                 frozen.load_state_dict(normalizer.state_dict())
                 score = float(mean_returns(spec, family, theta.unsqueeze(0), *checks, horizon,
                                            frozen)[0][0])
-                if kept is None or score > kept.score:
+                if score > kept.score:
                     kept = Found(theta.clone(), frozen, score)
-        assert kept is not None
         if best is None or kept.score > best.score:
             best = kept
     assert best is not None

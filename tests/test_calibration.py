@@ -94,3 +94,13 @@ def test_calibrate_refuses_a_supervised_task(tmp_path, capsys):
 
 def test_execution_only_parameters_do_not_name_another_calibration():
     assert cache_name("swimmer-fb", "L", {"nthread": 1, "engine": "loop"}) == "swimmer-fb_L.json"
+
+
+def test_a_zero_start_is_kept_when_every_step_from_it_scores_worse():
+    """Six Circles: staying put scores -8 a step (-800); a few wide ES steps from the zero
+    policy walk into the wrong goals' 10000-weight penalty. The start is scored like every
+    checkpoint, so the ceiling cannot fall below staying put."""
+    budget = Budget(iterations=2, restarts=1, zero_start=1, check_every=1)
+    result = calibrate("six-circles", "L", budget, oracle_count=1)
+    assert result["blind"]["value"] == pytest.approx(-800.0)
+    assert result["oracle"]["values"][0] >= -800.0
