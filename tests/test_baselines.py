@@ -34,9 +34,11 @@ TINY = ["meta_batch=4", "K=3", "horizon=20", "eval_every=2", "eval_adaptations=4
         "checkpoint_every=2", "width=8"]
 KEYS = {"iteration", "wall_time_s", "rollouts", "env_steps", "train/pre_adaptation_return",
         "train/post_adaptation_return"}
-#: An evaluation line: the mean networks' returns and the executed stochastic policy's.
+#: An evaluation line on nav2d: the mean networks' returns, the executed stochastic
+#: policy's, and the exploration spread (a 2-D task).
 TEST_KEYS = {"test/pre_adaptation_return", "test/post_adaptation_return",
-             "test/pre_adaptation_return_stochastic", "test/post_adaptation_return_stochastic"}
+             "test/pre_adaptation_return_stochastic", "test/post_adaptation_return_stochastic",
+             "test/exploration_spread"}
 
 
 def make(algo: str, *sets: str, task: str = "nav2d", seed: int = 0):

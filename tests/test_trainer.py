@@ -21,7 +21,9 @@ from workbench.cli import main
 
 KEYS = {"iteration", "wall_time_s", "rollouts", "env_steps", "train/pre_adaptation_return",
         "train/post_adaptation_return"}
-TEST_KEYS = {"test/pre_adaptation_return", "test/post_adaptation_return"}
+#: An evaluation line on four-corners (a 2-D task, so with the exploration spread).
+TEST_KEYS = {"test/pre_adaptation_return", "test/post_adaptation_return",
+             "test/exploration_spread"}
 
 
 def train(out: Path, *sets: str, task: str = "four-corners", seed: int = 0) -> list[dict]:
@@ -167,7 +169,7 @@ def test_config_file_then_set_then_seed(tmp_path):
         (0.3, 7, "L", 2)
     # fully resolved: the family's split keys are filled in beside the one set
     assert resolved["task"] == {"name": "four-corners", "num_train": None, "num_test": None,
-                                "split_seed": 0, "penalty": 5.0}
+                                "split_seed": 0, "actions": "clip", "penalty": 5.0}
 
 
 def test_evaluate_command(tmp_path, capsys):

@@ -165,6 +165,16 @@ def stop_on_signals() -> Iterator[dict[str, bool]]:
             signal.signal(sig, old)
 
 
+def evaluate_once(algo: Algorithm, iteration: int, seed: int) -> EvalResult:
+    """One test evaluation as the run loop logs it: the algorithm's, plus on 2-D tasks the
+    exploration spread (is exploration collapsing?), drawn from `(seed, iteration)`."""
+    result = algo.evaluate(iteration, record=True)
+    if result.positions is not None:
+        result.extras[metrics.EXPLORATION_SPREAD] = algo.exploration_spread(
+            result.tasks, derive(seed, SPREAD, iteration))
+    return result
+
+
 def eval_record(result: EvalResult) -> dict[str, float]:
     """An evaluation's numbers for `metrics.jsonl` (and TensorBoard): the pre- and
     post-adaptation test returns and the algorithm's evaluation extras (PG-MAML's
@@ -317,10 +327,7 @@ def _train(run: RunDir, config: dict[str, Any], algo: Algorithm, resume: bool,
             budget = int(config.get("budget_rollouts") or 0)
             spent = budget > 0 and counters["rollouts"] >= budget
             if is_eval_iteration(it, int(config["eval_every"])) or spent:
-                last_eval = algo.evaluate(it, record=True)
-                if last_eval.positions is not None:  # 2-D tasks: is exploration collapsing?
-                    last_eval.extras[metrics.EXPLORATION_SPREAD] = algo.exploration_spread(
-                        last_eval.tasks, derive(int(config["seed"]), SPREAD, it))
+                last_eval = evaluate_once(algo, it, int(config["seed"]))
                 record.update(eval_record(last_eval))
                 write_adaptations(run, last_eval, it)
                 last_png = write_trajectories(run, algo, last_eval, it, writer) or last_png
@@ -397,7 +404,7 @@ def evaluate_run(path: str | Path, adaptations: int | None = None) -> dict[str, 
     stream = max(iteration - 1, 0)  # the iteration whose evaluation this one repeats
     try:
         with torch.no_grad():
-            result = algo.evaluate(stream, record=True)
+            result = evaluate_once(algo, stream, int(cfg.load(run.config)["seed"]))
     finally:
         algo.close()
     logged = next((m for m in run.read_metrics() if m["iteration"] == stream), None)
