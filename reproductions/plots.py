@@ -131,8 +131,9 @@ def curves(results: Results, path: Path) -> list[Path]:
     return written
 
 
-#: Line styles of the calibration bounds: the task-blind ceiling and the per-task oracle.
+#: Line styles and legend names of the calibration bounds.
 BOUND_STYLES = {"blind": ("0.45", "--"), "oracle": ("0.15", ":")}
+BOUND_LABELS = ("task-blind ceiling", "per-task oracle")
 
 
 def draw_bounds(ax, runs: list[Run]) -> None:
@@ -147,7 +148,7 @@ def draw_bounds(ax, runs: list[Run]) -> None:
         for kind, value in (("blind", bounds["blind"]["value"]),
                             ("oracle", bounds["oracle"]["mean"])):
             color, style = BOUND_STYLES[kind]
-            name = "task-blind ceiling" if kind == "blind" else "per-task oracle"
+            name = BOUND_LABELS[0] if kind == "blind" else BOUND_LABELS[1]
             ax.axhline(value, color=color, ls=style, lw=1.0, zorder=1,
                        label=f"{name} ({policy}), {value:.4g}")
 
