@@ -176,18 +176,20 @@ def test_cost_keys_drop_the_budget_and_share_a_robot_between_goal_variants():
 def test_time_at_scale_table_from_cached_measurements(tmp_path, capsys):
     from reproductions import runner, timing
     figure = runner.load_figure("a4")
-    runs = figure.scale("local").runs  # es 300 iterations, pg 100; 5 seeds
+    runs = figure.scale("local").runs  # es, pg, es-L, pg-L: 300 and 100 iterations; 5 seeds
     cache = {timing.cost_key(r): {"cpu_seconds": s, "commit": "x", "date": "d"}
-             for r, s in zip(runs, (0.6, 3.0))}
+             for r, s in zip(runs, (0.6, 3.0, 0.6, 3.0))}
     (tmp_path / "seconds_per_iteration.json").write_text(json.dumps(cache))
     assert main(["reproduce", "a4", "--scale", "local", "--time-at-scale", "--out",
                  str(tmp_path)]) == 0
     row = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| a4")]
-    # 5 x 300 s (pg) + 5 x 180 s (es) = 2,400 core-s; LPT on 2 cores: 300 + 300 + 300 +
-    # 180 + 180 = 1,260 s = 21 min beside 300 + 300 + 180 + 180 + 180; 16 cores: the
-    # longest job (5 min); Ray on 16 CPUs: 2,400 (0.004 + 0.996 / 16) / 0.99 = 161 s
-    assert row == ["| a4 | 2 x 5 | 0.6-3 | cold | 0.667 | 21 min | 5 min | 5 min | 3 min "
-                   "| <1 min | <1 min |"]
+    # 10 x 300 s (pg, pg-L) + 10 x 180 s (es, es-L) = 4,800 core-s; LPT on 2 cores: five
+    # 300 s and five 180 s jobs each, 2,400 s = 40 min; 16 cores: ten cores run a 300 s job,
+    # six a 180 s job and then four of them another: 360 s = 6 min; 64 cores: the longest
+    # job, 5 min; Ray on 16 CPUs: 4,800 (0.004 + 0.996 / 16) / 0.99 = 321 s = 5 min; on 64:
+    # 95 s = 2 min; on 256: 38 s
+    assert row == ["| a4 | 4 x 5 | 0.6-3 | cold | 1.33 | 40 min | 6 min | 5 min | 5 min "
+                   "| 2 min | <1 min |"]
     # a trained run of the es configuration (here at paper scale: the same per-iteration
     # settings as local) replaces its cold measurement
     seed = tmp_path / "runs" / "a4" / "paper" / "es" / "seed0"
@@ -197,7 +199,8 @@ def test_time_at_scale_table_from_cached_measurements(tmp_path, capsys):
     assert main(["reproduce", "a4", "--scale", "local", "--time-at-scale", "--out",
                  str(tmp_path)]) == 0
     row = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| a4")]
-    assert row[0].startswith("| a4 | 2 x 5 | 1.2-3 | cold + runs | 0.917 |")  # 5 x 360 + 5 x 300 s
+    # es 5 x 360 s, es-L 5 x 180 s, pg and pg-L 10 x 300 s: 5,700 core-s = 1.58 core-hours
+    assert row[0].startswith("| a4 | 4 x 5 | 0.6-3 | cold + runs | 1.58 |")
 
 
 @pytest.mark.slow
