@@ -36,14 +36,15 @@ from workbench.algorithm import Algorithm, EvalResult, IterationResult, one_per_
 from workbench.config import Section, option
 from workbench.normalization import Normalizer
 from workbench.objective import Evaluation, make_objective
+from workbench.metrics import post_after_steps
 from workbench.optim import Adam
 from workbench.rollout import evaluate
 from workbench.seeding import derive, derive_many
 
 VARIANTS = ("zero-order", "fo-hessian", "fo-nohessian")
 OPTIMIZERS = ("sgd", "adam")
-# Keys separating an iteration's streams of randomness.
-DIRECTIONS, TASKS, POINTS, POST, EVAL, FO_FIRST, FO_SECOND, FO_HESSIAN = 1, 2, 3, 4, 5, 6, 7, 8
+# Keys separating an iteration's streams (5 is the test evaluations': workbench.algorithm.TEST).
+DIRECTIONS, TASKS, POINTS, POST, FO_FIRST, FO_SECOND, FO_HESSIAN = 1, 2, 3, 4, 6, 7, 8
 
 
 def _operators() -> tuple[str, ...]:
@@ -226,10 +227,7 @@ class ESMAML(Algorithm):
     # -- test evaluation -------------------------------------------------------------
     def evaluate(self, iteration: int, record: bool = False) -> EvalResult:
         n = int(self.config["eval_adaptations"])
-        s = derive(self.seed, EVAL, iteration)
-        tasks = self.family.sample_tasks(n, torch.Generator().manual_seed(derive(s, TASKS)),
-                                         split="test")
-        seeds = derive_many(derive(s, POINTS), torch.arange(n))
+        tasks, seeds = self.test_batch(iteration, n)
         self.operator.training = False  # learned operators do not learn from test tasks
         try:
             adapted = self.operator(self.objective, wp.broadcast(self.theta, n), tasks, seeds)
@@ -242,6 +240,11 @@ class ESMAML(Algorithm):
         result = EvalResult(float(adapted.pre_values.mean()), float(post.values.mean()),
                             tasks=tasks, pre_values=adapted.pre_values, post_values=post.values,
                             positions=post.positions if two_d else None)
+        if hasattr(self.operator, "further_steps"):  # exact-gradient: Fig. A6's 1-3 steps
+            for steps, thetas in self.operator.further_steps(self.objective, wp.broadcast(
+                    self.theta, n), tasks, seeds).items():
+                values = self.objective.held_out(thetas, tasks, derive_many(seeds, POST)).values
+                result.extras[post_after_steps(steps)] = float(values.mean())
         if two_d and post.positions is not None:
             result.trajectories, result.trajectory_tasks = one_per_task(post.positions, tasks)
         return result

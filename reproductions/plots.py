@@ -103,6 +103,8 @@ def curves(results: Results, path: Path) -> list[Path]:
             bounds = value_range(panel, runs)
             if not panel.negate and panel.floor is None:
                 draw_bounds(ax, runs)
+            for value, label in panel.references:
+                ax.axhline(value, color="0.3", ls="-.", lw=1, label=label)
             for run in runs:
                 x, mean, std = mean_std(results, run.name, x_axis, run.metric or panel.metric,
                                         panel.negate, panel.floor)

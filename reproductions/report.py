@@ -38,6 +38,23 @@ def _runs_table(results: Results) -> list[str]:
     return lines
 
 
+def _panel_finals(results: Results) -> list[str]:
+    """Where panels plot different metrics (Fig. A6: the MSE after 1, 2 and 3 steps): every
+    run's final on each panel's metric it is drawn with, a column per panel."""
+    panels = [p for p in results.figure.panels
+              if any(p.name in r.panels for r in results.runs.values())]
+    if len({p.metric for p in panels}) < 2:
+        return []
+    sign = [-1.0 if p.negate else 1.0 for p in panels]
+    lines = ["| run | " + " | ".join(p.title for p in panels) + " |",
+             "|---" * (len(panels) + 1) + "|"]
+    for name, run in results.runs.items():
+        cells = [fmt(s * results.final(name, run.metric or p.metric)) if p.name in run.panels
+                 else "" for p, s in zip(panels, sign)]
+        lines.append(f"| {run.legend} | " + " | ".join(cells) + " |")
+    return ["Final of every run on each panel's metric (as plotted):", "", *lines, ""]
+
+
 def _gap_share(results: Results, name: str) -> str:
     """`(final - blind) / (oracle - blind)` per seed, against the run's cached calibration
     (docs/calibration), with the bounds; "no calibration" without one."""
@@ -69,7 +86,7 @@ def section(results: Results, checks: list[Check], files: list[Path], out: Path,
     pngs = [p for p in files if p.suffix == ".png"]
     for p in pngs:
         lines.append(f"![{p.stem}]({os.path.relpath(p, out)})")
-    lines += ["", *_runs_table(results), ""]
+    lines += ["", *_runs_table(results), "", *_panel_finals(results)]
     if fig.notes:
         lines += [f"Notes: {fig.notes}", ""]
     return "\n".join(lines)

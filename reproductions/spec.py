@@ -59,6 +59,9 @@ class Panel:
     #: Plot each evaluation's clipped mean instead (every test adaptation's return floored
     #: here, `results.clipped_mean`): for returns where one catastrophe hides the rest.
     floor: float | None = None
+    #: Published values drawn as labelled horizontal lines, `(value, label)` in the plotted
+    #: units (Fig. A6: MAML's reported MSE).
+    references: tuple[tuple[float, str], ...] = ()
 
 
 @dataclass(frozen=True)

@@ -22,11 +22,14 @@ from workbench.backends import make_backend
 from workbench.config import Section
 from workbench.policies import PolicySpec
 from workbench.registry import Registry
-from workbench.seeding import derive
+from workbench.seeding import derive, derive_many
 from workbench.tasks import TaskFamily, make_family
 
 #: Test tasks (an evaluation's first distinct ones) the exploration spread is measured on.
 SPREAD_TASKS = 4
+#: The streams a test evaluation draws its tasks and per-adaptation seeds from
+#: (`Algorithm.test_batch`): derive(seed, TEST, iteration), then TEST_TASKS / TEST_SEEDS.
+TEST, TEST_TASKS, TEST_SEEDS = 5, 2, 3
 
 
 def end_point_spread(positions: Tensor) -> float:
@@ -116,6 +119,14 @@ class Algorithm(abc.ABC):
         with torch.no_grad():
             return float(np.mean([end_point_spread(self.exploration_samples(t, derive(seed, i)))
                                   for i, t in enumerate(distinct)]))
+
+    def test_batch(self, iteration: int, n: int) -> tuple[Tensor, Tensor]:
+        """The `n` test tasks and per-adaptation seeds of evaluation `iteration`: the same for
+        every algorithm that draws them here, so their evaluations meet the same data."""
+        s = derive(self.seed, TEST, iteration)
+        tasks = self.family.sample_tasks(n, torch.Generator().manual_seed(derive(s, TEST_TASKS)),
+                                         split="test")
+        return tasks, derive_many(derive(s, TEST_SEEDS), torch.arange(n))
 
     @abc.abstractmethod
     def train_iteration(self, iteration: int) -> IterationResult:

@@ -205,8 +205,9 @@ class RunConfig(Section):
     activation: str | None = option(None, "hidden activation (default: the task's, relu)",
                                     choices=("relu", "tanh"))
     init: str | None = option(None, "initialisation: normal (per-layer He), reference "
-                              "(authors' release), zeros (default: the task's, normal)",
-                              choices=("normal", "reference", "zeros"))
+                              "(authors' release), zeros, maml (MAML's truncated normal, std "
+                              "0.01) (default: the task's, normal)",
+                              choices=("normal", "reference", "zeros", "maml"))
     eval_every: int = option(10, "iterations between test evaluations", low=1)
     eval_adaptations: int = option(200, "test adaptations per evaluation", low=1)
     checkpoint_every: int = option(50, "iterations between checkpoints", low=1)

@@ -28,6 +28,12 @@ TEST_POST = "test/post_adaptation_return"
 #: the test tasks, before / after adapting (TEST_PRE / TEST_POST score its mean network).
 TEST_PRE_STOCHASTIC = "test/pre_adaptation_return_stochastic"
 TEST_POST_STOCHASTIC = "test/post_adaptation_return_stochastic"
+#: Supervised tasks with exact-gradient adaptation: the held-out value after n gradient
+#: steps from the meta-parameters (Fig. A6 shows 1 to 3), `post_after_steps(n)`.
+def post_after_steps(steps: int) -> str:
+    return f"test/post_adaptation_return_after_{steps}_steps"
+
+
 #: 2-D tasks: how far apart the meta-policy's K exploration rollouts end (RMS distance of
 #: their end points from their centroid, mean over a few test tasks); near 0 when every
 #: exploration rollout goes to the same place (`Algorithm.exploration_spread`).

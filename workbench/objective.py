@@ -72,10 +72,54 @@ class Objective(abc.ABC):
         seconds); none locally."""
         return {}
 
-    def gradient(self, thetas: Tensor, tasks: Tensor, seeds: Tensor) -> tuple[Tensor, Evaluation]:
-        """Exact gradients `[N, D]` of the values, where the objective is differentiable."""
+    def values(self, thetas: Tensor, tasks: Tensor, seeds: Tensor) -> Tensor:
+        """The values `[N]` as a differentiable function of `thetas`, where the objective is
+        differentiable (`differentiable = True`)."""
         raise ValueError(f"task {self.family.name} has no exact gradient; the "
                          f"exact-gradient operator needs a supervised task such as sine")
+
+    def evaluation_of(self, values: Tensor) -> Evaluation:
+        """The `Evaluation` (values and cost) of values computed by `values`."""
+        raise ValueError(f"task {self.family.name} is not differentiable")
+
+    def gradient(self, thetas: Tensor, tasks: Tensor, seeds: Tensor) -> tuple[Tensor, Evaluation]:
+        """Exact `d values[i] / d thetas[i]` as `[N, D]` (dtype of `thetas`), and the values.
+
+        One backward pass over the population sum: row i's value depends on thetas[i] only,
+        so the gradient of the sum with respect to thetas[i] is the gradient of value i.
+        """
+        with torch.enable_grad():
+            leaf = thetas.detach().clone().requires_grad_(True)
+            values = self.values(leaf, tasks, seeds)
+            (grads,) = torch.autograd.grad(values.sum(), leaf)
+        return grads, self.evaluation_of(values)
+
+
+def gradient_steps(objective: Objective, thetas: Tensor, tasks: Tensor, seeds: Tensor,
+                   alpha: float, steps: int,
+                   create_graph: bool = False) -> tuple[list[Tensor], list[Evaluation]]:
+    """`steps` exact gradient-ascent steps `theta <- theta + alpha * grad f_T(theta)` per row,
+    all on the same data (`seeds`): the points `[thetas, after 1 step, ..., after steps]`
+    and each step's `Evaluation` (the values the step's gradient was taken of, and its cost).
+
+    With `create_graph` the points stay differentiable functions of `thetas` (which must
+    then require grad), so a loss at the last one can be differentiated through the steps
+    (second-order MAML); otherwise every step works on detached tensors.
+    """
+    if steps < 0:
+        raise ValueError(f"steps must be >= 0; got {steps}")
+    path, evaluations = [thetas], []
+    for _ in range(steps):
+        current = path[-1]
+        if create_graph:
+            values = objective.values(current, tasks, seeds)
+            (grads,) = torch.autograd.grad(values.sum(), current, create_graph=True)
+            evaluations.append(objective.evaluation_of(values))
+        else:
+            grads, ev = objective.gradient(current, tasks, seeds)
+            evaluations.append(ev)
+        path.append(current + alpha * grads.to(current.dtype))
+    return path, evaluations
 
 
 class RolloutObjective(Objective):

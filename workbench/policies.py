@@ -15,7 +15,10 @@ Initialisation `normal` (default): per-layer He scale N(0, 2 / fan_in), biases 0
 is the release's own scheme, every layer's weights from N(0, 2 / obs_dim) (the first layer's
 scale reused); it is not the default because, measured on Four Corners with policy H, it
 saturates the tanh output and one of three seeds never left its start (docs/es-maml.md).
-For the linear policy `L` the two coincide. `zeros` starts at the zero policy. The PG
+For the linear policy `L` the two coincide. `zeros` starts at the zero policy. `maml` is the
+initialisation of MAML's regression network (Finn et al.'s reference code): every weight from
+a normal of std 0.01 truncated at two standard deviations, biases 0; the sine task's default
+(docs/sine-sweep.md, "The start"). The PG
 baselines use the same networks, so a head-to-head compares identical policies.
 """
 
@@ -32,7 +35,10 @@ ARCHITECTURES: dict[str, int] = {"L": 0, "H": 1, "HH": 2}
 ACTIVATIONS: dict[str, Callable[[Tensor], Tensor]] = {"tanh": torch.tanh, "relu": torch.relu}
 #: RL policies squash to (-1, 1); a regression model (the sine task) needs a linear output.
 OUTPUTS: dict[str, Callable[[Tensor], Tensor]] = {"tanh": torch.tanh, "linear": lambda x: x}
-INITS = ("reference", "normal", "zeros")
+INITS = ("reference", "normal", "zeros", "maml")
+#: `maml`: std of the truncated normal every weight is drawn from (MAML's code: 0.01, cut
+#: at +-2 std as `tf.truncated_normal`).
+MAML_INIT_STD = 0.01
 
 
 @dataclass(frozen=True)
@@ -86,7 +92,10 @@ class PolicySpec:
         parts = []
         for fan_in, fan_out in self.layer_sizes:
             w = torch.zeros(fan_in * fan_out, dtype=dtype)
-            if scheme != "zeros":
+            if scheme == "maml":
+                w = torch.nn.init.trunc_normal_(w, std=MAML_INIT_STD, a=-2 * MAML_INIT_STD,
+                                                b=2 * MAML_INIT_STD, generator=generator)
+            elif scheme != "zeros":
                 w = torch.randn(fan_in * fan_out, generator=generator, dtype=dtype)
                 w *= math.sqrt(2.0 / (self.obs_dim if scheme == "reference" else fan_in))
             parts += [w, torch.zeros(fan_out, dtype=dtype)]

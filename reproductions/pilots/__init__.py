@@ -39,3 +39,12 @@ def final(path: Path, key: str = TEST_POST, last: int = 3) -> float:
     rows = [json.loads(line) for line in RunDir(path).metrics.read_text().splitlines() if line]
     evals = [r[key] for r in rows if key in r]
     return sum(evals[-last:]) / len(evals[-last:])
+
+
+def final_share(path: Path, share: float = 0.2, key: str = TEST_POST) -> float:
+    """Mean of `key` over a run's evaluations in the last `share` of its iterations."""
+    rows = [json.loads(line) for line in RunDir(path).metrics.read_text().splitlines() if line]
+    evals = [(r["iteration"], r[key]) for r in rows if key in r]
+    last = rows[-1]["iteration"] + 1
+    tail = [v for it, v in evals if it + 1 > (1 - share) * last]
+    return sum(tail) / len(tail)

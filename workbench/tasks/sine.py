@@ -72,11 +72,12 @@ class SineRegression(TaskFamily):
     supervised = True
     DEFAULT_SPLIT = (1000, 100)
     #: MAML's regression network: 1-40-40-1, ReLU, linear output (Finn et al. 2017), with
-    #: per-layer He initialisation (`normal`): the RL policies' `reference` scale
-    #: N(0, 2 / obs_dim) would give every layer std 1.4 here.
+    #: MAML's initialisation (`maml`: truncated normal, std 0.01, biases 0). The per-layer He
+    #: scale (`normal`) makes the first inner step overshoot: alpha = 0.01 times the largest
+    #: curvature of the K-point loss exceeds 2 (docs/sine-sweep.md, "The start").
     POLICY_DEFAULTS: ClassVar[dict[str, Any]] = {"policy": "HH", "width": 40,
                                                  "activation": "relu", "output": "linear",
-                                                 "init": "normal"}
+                                                 "init": "maml"}
 
     def draw_tasks(self, n: int, generator: torch.Generator) -> Tensor:
         u = torch.rand(n, 2, generator=generator, dtype=torch.float64)
@@ -155,9 +156,9 @@ class SineObjective(Objective):
         pred = self.spec.apply(self.spec.unflatten(thetas), x.to(thetas.dtype).unsqueeze(-1))
         return -(pred.squeeze(-1) - y).square().mean(1)
 
-    def _evaluation(self, values: Tensor, num_points: int) -> Evaluation:
+    def evaluation_of(self, values: Tensor) -> Evaluation:
         n = len(values)
-        return Evaluation(values.detach().to(torch.float64), n, n * num_points)
+        return Evaluation(values.detach().to(torch.float64), n, n * self.num_points)
 
     def __call__(self, thetas: Tensor, tasks: Tensor, seeds: Tensor,
                  record: bool = False) -> Evaluation:
@@ -165,23 +166,13 @@ class SineObjective(Objective):
 
         `record` is accepted for interface compatibility; there are no trajectories.
         """
-        thetas, tasks, seeds = self._check(thetas, tasks, seeds)
         with torch.no_grad():
-            values = self._values(thetas, tasks, seeds, self.num_points)
-        return self._evaluation(values, self.num_points)
+            return self.evaluation_of(self.values(thetas, tasks, seeds))
 
-    def gradient(self, thetas: Tensor, tasks: Tensor, seeds: Tensor) -> tuple[Tensor, Evaluation]:
-        """Exact `d values[i] / d thetas[i]` as `[N, D]` (dtype of `thetas`), and the values.
-
-        One backward pass over the population sum: row i's value depends on thetas[i] only,
-        so the gradient of the sum w.r.t. thetas[i] is the gradient of value i.
-        """
+    def values(self, thetas: Tensor, tasks: Tensor, seeds: Tensor) -> Tensor:
+        """The negative MSEs `[N]` as a differentiable function of `thetas` (its dtype)."""
         thetas, tasks, seeds = self._check(thetas, tasks, seeds)
-        with torch.enable_grad():
-            leaf = thetas.detach().clone().requires_grad_(True)
-            values = self._values(leaf, tasks, seeds, self.num_points)
-            (grads,) = torch.autograd.grad(values.sum(), leaf)
-        return grads, self._evaluation(values, self.num_points)
+        return self._values(thetas, tasks, seeds, self.num_points)
 
     def held_out(self, thetas: Tensor, tasks: Tensor, seeds: Tensor,
                  record: bool = False) -> Evaluation:
@@ -196,4 +187,4 @@ class SineObjective(Objective):
         n = self.family.params["num_eval_points"]
         with torch.no_grad():
             values = self._values(thetas, tasks, derive_many(seeds, HELD_OUT_KEY), n)
-        return self._evaluation(values, n)
+        return Evaluation(values.to(torch.float64), len(values), len(values) * n)
