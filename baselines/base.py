@@ -130,8 +130,8 @@ class PGMAML(Algorithm):
         c = config
         if self.family.supervised:
             raise ValueError(f"{self.name} is a policy-gradient method and needs an RL task; "
-                             f"{self.family.name!r} is supervised (use es-maml with "
-                             f"adaptation=exact-gradient for it)")
+                             f"{self.family.name!r} is supervised (use maml, exact MAML, or "
+                             f"es-maml with adaptation=exact-gradient for it)")
         self.K = int(c["K"])
         self.meta_batch = int(c["meta_batch"])
         self.inner_steps = int(c["inner_steps"])
