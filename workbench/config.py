@@ -206,7 +206,7 @@ class RunConfig(Section):
                                     choices=("relu", "tanh"))
     init: str | None = option(None, "initialisation: normal (per-layer He), reference "
                               "(authors' release), zeros, maml (MAML's truncated normal, std "
-                              "0.01) (default: the task's, normal)",
+                              "0.01) (default: the task's; normal, sine: maml)",
                               choices=("normal", "reference", "zeros", "maml"))
     eval_every: int = option(10, "iterations between test evaluations", low=1)
     eval_adaptations: int = option(200, "test adaptations per evaluation", low=1)

@@ -83,7 +83,8 @@ class Objective(abc.ABC):
         raise ValueError(f"task {self.family.name} is not differentiable")
 
     def gradient(self, thetas: Tensor, tasks: Tensor, seeds: Tensor) -> tuple[Tensor, Evaluation]:
-        """Exact `d values[i] / d thetas[i]` as `[N, D]` (dtype of `thetas`), and the values.
+        """Exact `d values[i] / d thetas[i]`, shaped as `thetas` (`[N, D]`, or `[D]` for one
+        vector; its dtype), and the values.
 
         One backward pass over the population sum: row i's value depends on thetas[i] only,
         so the gradient of the sum with respect to thetas[i] is the gradient of value i.
@@ -108,6 +109,9 @@ def gradient_steps(objective: Objective, thetas: Tensor, tasks: Tensor, seeds: T
     """
     if steps < 0:
         raise ValueError(f"steps must be >= 0; got {steps}")
+    if create_graph and not thetas.requires_grad:
+        raise ValueError("gradient_steps with create_graph needs thetas that require grad "
+                         "(a function of a leaf with requires_grad=True)")
     path, evaluations = [thetas], []
     for _ in range(steps):
         current = path[-1]

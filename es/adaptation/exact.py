@@ -39,7 +39,7 @@ from workbench.seeding import derive_many
 class ExactOptions(Options):
     steps: int = option(1, "gradient steps U takes (in training and at test)", low=1)
     eval_steps: int = option(3, "the test evaluation also reports the held-out value after "
-                             "each of this many steps (test/post_adaptation_return_N_steps)",
+                             "each of this many steps (test/post_adaptation_return_after_N_steps)",
                              low=1)
 
 

@@ -11,8 +11,8 @@ linearised residual after the step is (I - alpha G) r with G = (2/K) J J^T, the
 Gauss-Newton curvature seen in function space. Along G's top eigenvector the residual is
 multiplied by |1 - alpha lambda_max|; gradient descent is stable only where
 alpha lambda_max < 2. The table gives alpha lambda_max (median over the test adaptations),
-the share above 2, and the held-out MSE predicted by the linearisation beside the measured
-one.
+the share above 2, and the support-set MSE after the step as measured and as the
+linearisation predicts it.
 
 Run: `python -m reproductions.pilots.sine_start [--K 5] [--seeds 3]` (seconds).
 """
