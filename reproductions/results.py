@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from reproductions.spec import FAILS, HOLDS, INCONCLUSIVE, Check, Figure, Run
+from reproductions.spec import EQUIVALENT, FAILS, HOLDS, INCONCLUSIVE, Check, Figure, Margin, Run
 from workbench.metrics import TEST_POST as POST
 from workbench.metrics import TEST_PRE as PRE
 from workbench.metrics import WALL_TIME, is_evaluation
@@ -220,19 +220,43 @@ def _diff(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
     return d, math.sqrt(np.var(a, ddof=1) / len(a) + np.var(b, ddof=1) / len(b))
 
 
-def greater(text: str, a: np.ndarray, b: np.ndarray, name_a: str, name_b: str) -> Check:
+def seeds_for_equivalence(d: float, se: float, seeds: int, margin: float) -> str:
+    """For an inconclusive comparison with a margin: about how many seeds per run would put
+    the whole interval d +- Z SE inside +-margin, if the difference stayed at `d`."""
+    if abs(d) >= margin:
+        return "the measured difference is already at or beyond the margin"
+    need = math.ceil(seeds * (Z * se / (margin - abs(d))) ** 2)
+    return f"~{need} seeds per run would show equivalence if the difference stays at {d:.3g}"
+
+
+def greater(text: str, a: np.ndarray, b: np.ndarray, name_a: str, name_b: str,
+            margin: Margin | None = None) -> Check:
     """Claim `a > b`: holds if the mean difference exceeds Z standard errors, does not
-    hold if it is below -Z standard errors, inconclusive otherwise (or with one seed)."""
+    hold if it is below -Z standard errors, inconclusive otherwise (or with one seed).
+
+    With a `margin` (declared before the runs) a fourth answer is possible: EQUIVALENT when
+    the whole interval d +- Z SE lies inside +-margin, i.e. both one-sided tests at Z SE
+    (TOST) reject a difference as large as the margin. A significant difference smaller
+    than the margin still holds (or does not); its size is in the numbers."""
     d, se = _diff(a, b)
     numbers = f"{name_a} {fmt(a)} vs {name_b} {fmt(b)}; difference {d:.4g}"
     if math.isnan(se):
         return Check(text, INCONCLUSIVE, numbers + " (one seed: no spread to judge by)")
     numbers += f", {Z:g} SE = {Z * se:.3g}"
+    if margin is not None:
+        numbers += f"; margin {margin.value:.4g} ({margin.reason})"
     if d > Z * se:
         return Check(text, HOLDS, numbers)
     if d < -Z * se:
         return Check(text, FAILS, numbers)
-    return Check(text, INCONCLUSIVE, f"{numbers}; {seeds_needed(d, se, min(len(a), len(b)))}")
+    n = min(len(a), len(b))
+    if margin is not None and abs(d) + Z * se < margin.value:
+        return Check(text, EQUIVALENT, f"{numbers}; interval [{d - Z * se:.3g}, "
+                                       f"{d + Z * se:.3g}] inside +-{margin.value:.4g}")
+    tail = seeds_needed(d, se, n)
+    if margin is not None:
+        tail += f"; {seeds_for_equivalence(d, se, n, margin.value)}"
+    return Check(text, INCONCLUSIVE, f"{numbers}; {tail}")
 
 
 def reached(text: str, its: np.ndarray, curves: np.ndarray, target: float, name: str,
@@ -299,9 +323,10 @@ def at_most(text: str, values: np.ndarray, threshold: float, name: str) -> Check
 
 
 def overall(checks: list[Check]) -> str:
-    """The figure's verdict: does not hold if any check fails, holds if all hold."""
+    """The figure's verdict: does not hold if any check fails or finds a claimed difference
+    absent (EQUIVALENT: no difference beyond the margin), holds if all hold."""
     verdicts = [c.verdict for c in checks]
-    if FAILS in verdicts:
+    if FAILS in verdicts or EQUIVALENT in verdicts:
         return FAILS
     if verdicts and all(v == HOLDS for v in verdicts):
         return HOLDS
@@ -310,4 +335,4 @@ def overall(checks: list[Check]) -> str:
 
 __all__ = ["Results", "greater", "not_worse", "at_least", "at_most", "reached", "overall",
            "fmt", "clipped_mean", "published_finals", "path_straightness", "max_drawdown", "slope",
-           "seeds_needed", "PRE", "POST", "LAST", "Z"]
+           "seeds_needed", "seeds_for_equivalence", "PRE", "POST", "LAST", "Z"]

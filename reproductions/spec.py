@@ -87,7 +87,23 @@ class Check:
 
 
 HOLDS, FAILS, INCONCLUSIVE = "holds", "does not hold", "inconclusive at this scale"
-VERDICTS = (HOLDS, FAILS, INCONCLUSIVE)
+#: The fourth verdict: a claimed difference is absent, no larger than a declared `Margin`.
+EQUIVALENT = "equivalent within the margin"
+VERDICTS = (HOLDS, FAILS, INCONCLUSIVE, EQUIVALENT)
+
+
+@dataclass(frozen=True)
+class Margin:
+    """A margin of practical equivalence for a comparison, declared in the spec before the
+    runs it judges: differences smaller than `value` (in the compared units) do not matter,
+    for the stated `reason` (e.g. a share of the task-blind-to-oracle gap)."""
+
+    value: float
+    reason: str
+
+    def __post_init__(self) -> None:
+        if not self.value > 0:
+            raise ValueError(f"an equivalence margin must be > 0; got {self.value}")
 
 
 @dataclass

@@ -217,3 +217,73 @@ def test_measure_times_one_iteration_without_the_start_up():
                                                    "num_current_evals": 10, "policy": "H"}])
     n_path, probe_path = measure(dear, target=3.0), measure(dear, target=0.0)
     assert 0.2 < n_path < 10.0 and 0.5 * n_path < probe_path < 2.0 * n_path
+
+
+# -- equivalence (issue 26): a fourth verdict for a comparison with a declared margin -------
+def _draws(rng: np.random.Generator, mean: float, seeds: int) -> np.ndarray:
+    return rng.normal(mean, 1.0, seeds)
+
+
+def test_equal_means_are_equivalent_with_enough_seeds_and_inconclusive_with_few():
+    from reproductions.results import EQUIVALENT
+    from reproductions.spec import Margin
+    margin = Margin(1.0, "constructed: one standard deviation of a seed's final")
+    rng = np.random.default_rng(0)
+    # SE of a difference with n seeds a side and unit spread: sqrt(2 / n). Equivalence
+    # needs |d| + 2 SE < 1: at n = 3 the true 2 SE is 1.63, so only a draw whose sample SE
+    # comes out far too small shows it (equivalence is then right, by luck: the means are
+    # equal); at n = 200 (2 SE = 0.2) it fails only when |d| > 0.8, a 4-SE event.
+    few = [greater("a > b", _draws(rng, 0, 3), _draws(rng, 0, 3), "a", "b", margin)
+           for _ in range(400)]
+    many = [greater("a > b", _draws(rng, 0, 200), _draws(rng, 0, 200), "a", "b", margin)
+            for _ in range(200)]
+    assert sum(c.verdict == EQUIVALENT for c in few) < 0.1 * len(few)  # measured 3%
+    # the rest of the few-seed draws are inconclusive, except the 2-SE rule's false
+    # differences: with the SE estimated from 3 seeds a side, d / SE is about Student-t with
+    # ~4 degrees of freedom, beyond +-2 with probability 0.116. Expected inconclusive share
+    # 1 - 0.116 - 0.03 = 0.85; 3 binomial SEs at 400 draws (0.018 each) below it: 0.80
+    assert sum(c.verdict == INCONCLUSIVE for c in few) > 0.80 * len(few)
+    # at n = 200 the only other answer is the 2-SE rule's false difference (|d| > 2 SE, a
+    # difference inside the margin that still "holds" or "does not hold"): 4.55% of draws,
+    # so 95.4% equivalent expected; 3 binomial SEs (1.5% each at 200 draws) below: 91%
+    assert sum(c.verdict == EQUIVALENT for c in many) >= 0.91 * len(many)
+    inconclusive = next(c for c in few if c.verdict == INCONCLUSIVE)
+    assert "margin 1" in inconclusive.numbers and "seeds" in inconclusive.numbers
+
+
+def test_a_difference_beyond_the_margin_holds_or_fails_and_is_never_equivalent():
+    from reproductions.results import EQUIVALENT
+    from reproductions.spec import Margin
+    margin = Margin(0.5, "constructed")
+    rng = np.random.default_rng(1)
+    up = [greater("a > b", _draws(rng, 2.0, 20), _draws(rng, 0, 20), "a", "b", margin)
+          for _ in range(100)]
+    down = [greater("a > b", _draws(rng, -2.0, 20), _draws(rng, 0, 20), "a", "b", margin)
+            for _ in range(100)]
+    # difference 2 at SE sqrt(2 / 20) = 0.32: 2 SE = 0.63, a miss needs a 4.3-SE draw
+    assert all(c.verdict == HOLDS for c in up)
+    assert all(c.verdict == FAILS for c in down)
+    assert not any(c.verdict == EQUIVALENT for c in up + down)
+
+
+def test_equivalence_false_positive_rate_at_the_margin_is_at_most_nominal():
+    """TOST at Z = 2 per side: when the true difference equals the margin, "equivalent" is
+    a false positive, at most Phi(-2) = 2.3% per draw. Measured over 2,000 draws; the
+    bound allows 3 binomial standard errors (sqrt(0.023 * 0.977 / 2000) = 0.34%)."""
+    from reproductions.results import EQUIVALENT
+    from reproductions.spec import Margin
+    margin = Margin(0.5, "constructed")
+    rng = np.random.default_rng(2)
+    hits = sum(greater("a > b", _draws(rng, 0.5, 30), _draws(rng, 0, 30), "a", "b",
+                       margin).verdict == EQUIVALENT for _ in range(2000))
+    rate = hits / 2000
+    assert rate <= 0.0228 + 3 * 0.0034, rate
+
+
+def test_margins_must_be_positive_and_equivalence_fails_the_figure():
+    from reproductions.results import EQUIVALENT, overall
+    from reproductions.spec import Check, Margin
+    with pytest.raises(ValueError, match="margin must be > 0"):
+        Margin(0.0, "none")
+    assert overall([Check("x", HOLDS, ""), Check("y", EQUIVALENT, "")]) == FAILS
+    assert overall([Check("x", HOLDS, ""), Check("y", INCONCLUSIVE, "")]) == INCONCLUSIVE
