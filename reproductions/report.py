@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from reproductions import calibration
-from reproductions.results import Results, fmt, overall
+from reproductions.results import LEVEL, Results, fmt, holm, overall
 from reproductions.spec import Check
 
 __all__ = ["section", "write", "overall"]
@@ -36,6 +36,24 @@ def _runs_table(results: Results) -> list[str]:
         lines += ["", "Scored by another metric than the deterministic post-adaptation "
                   "return: " + "; ".join(f"{legend}: `{m}`" for legend, m in scored.items()) + "."]
     return lines
+
+
+def multiplicity(checks: list[Check]) -> str:
+    """One line on chance: how many of the figure's mean comparisons would show a difference
+    at 2 SE if none existed, and which survive Holm's correction for their number."""
+    tested = [c for c in checks if c.p is not None]
+    if not tested:
+        return (f"Multiplicity: none of the {len(checks)} checks is a comparison of means "
+                f"with a p-value, so no correction applies.")
+    line = (f"Multiplicity: {len(tested)} of the {len(checks)} checks compare means at 2 SE "
+            f"(two-sided level {LEVEL:.3f} each); with no true differences about "
+            f"{len(tested) * LEVEL:.2f} of them would show one by chance.")
+    called = [c for c in tested if c.p < LEVEL]
+    kept = dict(zip(map(id, tested), holm([c.p for c in tested])))
+    lost = [c.text for c in called if not kept[id(c)]]
+    line += (f" Holm-adjusted (family-wise level {LEVEL:.3f}): {len(called) - len(lost)} of "
+             f"the {len(called)} differences at 2 SE remain")
+    return line + (f"; these do not: {'; '.join(lost)}." if lost else ".")
 
 
 def _panel_finals(results: Results) -> list[str]:
@@ -82,7 +100,8 @@ def section(results: Results, checks: list[Check], files: list[Path], out: Path,
              "| check | measured | verdict |", "|---|---|---|"]
     lines += [f"| {c.text} | {c.numbers} | {c.verdict} |" for c in checks]
     lines += ["", "Final = mean of the last 3 test evaluations of each seed; a comparison "
-              "holds when the difference of means exceeds 2 standard errors.", ""]
+              "holds when the difference of means exceeds 2 standard errors.", "",
+              multiplicity(checks), ""]
     pngs = [p for p in files if p.suffix == ".png"]
     for p in pngs:
         lines.append(f"![{p.stem}]({os.path.relpath(p, out)})")

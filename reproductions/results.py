@@ -220,6 +220,30 @@ def _diff(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
     return d, math.sqrt(np.var(a, ddof=1) / len(a) + np.var(b, ddof=1) / len(b))
 
 
+def p_value(d: float, se: float) -> float | None:
+    """Two-sided p-value of d / SE under the normal approximation (None without an SE);
+    the 2-SE rule calls a difference at p < 0.0455."""
+    if math.isnan(se) or se == 0:
+        return None
+    return math.erfc(abs(d) / se / math.sqrt(2))
+
+
+#: The 2-SE rule's two-sided level: P(|N(0, 1)| > Z).
+LEVEL = math.erfc(Z / math.sqrt(2))
+
+
+def holm(pvalues: list[float], level: float = LEVEL) -> list[bool]:
+    """Holm's step-down procedure: which of the hypotheses (in the given order) are rejected
+    at family-wise error `level`."""
+    order = sorted(range(len(pvalues)), key=lambda i: pvalues[i])
+    rejected = [False] * len(pvalues)
+    for rank, i in enumerate(order):
+        if pvalues[i] > level / (len(pvalues) - rank):
+            break
+        rejected[i] = True
+    return rejected
+
+
 def seeds_for_equivalence(d: float, se: float, seeds: int, margin: float) -> str:
     """For an inconclusive comparison with a margin: about how many seeds per run would put
     the whole interval d +- Z SE inside +-margin, if the difference stayed at `d`."""
@@ -245,18 +269,19 @@ def greater(text: str, a: np.ndarray, b: np.ndarray, name_a: str, name_b: str,
     numbers += f", {Z:g} SE = {Z * se:.3g}"
     if margin is not None:
         numbers += f"; margin {margin.value:.4g} ({margin.reason})"
+    p = p_value(d, se)
     if d > Z * se:
-        return Check(text, HOLDS, numbers)
+        return Check(text, HOLDS, numbers, p)
     if d < -Z * se:
-        return Check(text, FAILS, numbers)
+        return Check(text, FAILS, numbers, p)
     n = min(len(a), len(b))
     if margin is not None and abs(d) + Z * se < margin.value:
         return Check(text, EQUIVALENT, f"{numbers}; interval [{d - Z * se:.3g}, "
-                                       f"{d + Z * se:.3g}] inside +-{margin.value:.4g}")
+                                       f"{d + Z * se:.3g}] inside +-{margin.value:.4g}", p)
     tail = seeds_needed(d, se, n)
     if margin is not None:
         tail += f"; {seeds_for_equivalence(d, se, n, margin.value)}"
-    return Check(text, INCONCLUSIVE, f"{numbers}; {tail}")
+    return Check(text, INCONCLUSIVE, f"{numbers}; {tail}", p)
 
 
 def reached(text: str, its: np.ndarray, curves: np.ndarray, target: float, name: str,
@@ -299,7 +324,7 @@ def not_worse(text: str, a: np.ndarray, b: np.ndarray, name_a: str, name_b: str)
     if math.isnan(se):
         return Check(text, INCONCLUSIVE, numbers + " (one seed: no spread to judge by)")
     numbers += f", {Z:g} SE = {Z * se:.3g}"
-    return Check(text, FAILS if d < -Z * se else HOLDS, numbers)
+    return Check(text, FAILS if d < -Z * se else HOLDS, numbers, p_value(d, se))
 
 
 def at_least(text: str, values: np.ndarray, threshold: float, name: str,
@@ -335,4 +360,5 @@ def overall(checks: list[Check]) -> str:
 
 __all__ = ["Results", "greater", "not_worse", "at_least", "at_most", "reached", "overall",
            "fmt", "clipped_mean", "published_finals", "path_straightness", "max_drawdown", "slope",
-           "seeds_needed", "seeds_for_equivalence", "PRE", "POST", "LAST", "Z"]
+           "seeds_needed", "seeds_for_equivalence", "p_value", "holm", "LEVEL", "PRE", "POST",
+           "LAST", "Z"]

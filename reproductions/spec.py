@@ -84,6 +84,10 @@ class Check:
     text: str  # what is tested, in words
     verdict: str  # one of VERDICTS
     numbers: str  # the measured numbers the verdict came from
+    #: Two-sided p-value of "no difference" for a comparison of means (normal approximation
+    #: of d / SE, the 2-SE rule's own); None for checks that are not such a comparison. The
+    #: report's multiplicity line reads it.
+    p: float | None = None
 
 
 HOLDS, FAILS, INCONCLUSIVE = "holds", "does not hold", "inconclusive at this scale"

@@ -287,3 +287,32 @@ def test_margins_must_be_positive_and_equivalence_fails_the_figure():
         Margin(0.0, "none")
     assert overall([Check("x", HOLDS, ""), Check("y", EQUIVALENT, "")]) == FAILS
     assert overall([Check("x", HOLDS, ""), Check("y", INCONCLUSIVE, "")]) == INCONCLUSIVE
+
+
+# -- multiplicity (issue 26): the chance line of every report -------------------------------
+def test_holm_matches_a_hand_worked_case_and_controls_the_family_wise_rate():
+    from reproductions.results import LEVEL, holm
+    # sorted p: 0.01 <= 0.0455 / 3 (0.0152) yes; 0.02 <= 0.0455 / 2 (0.0228) yes;
+    # 0.04 <= 0.0455 yes
+    assert holm([0.04, 0.01, 0.02]) == [True, True, True]
+    # 0.03 > 0.0455 / 2 stops the procedure: 0.04 is not rejected although < 0.0455
+    assert holm([0.01, 0.03, 0.04]) == [True, False, False]
+    # family-wise error under the global null: 10 independent uniform p-values per family,
+    # 4,000 families; Holm keeps P(any rejection) <= LEVEL (binomial SE 0.33%: allow 3)
+    rng = np.random.default_rng(3)
+    any_rejected = np.mean([any(holm(list(rng.uniform(size=10)))) for _ in range(4000)])
+    assert any_rejected <= LEVEL + 3 * math.sqrt(LEVEL * (1 - LEVEL) / 4000), any_rejected
+    # and without correction, about 1 - (1 - LEVEL)^10 = 37% of families have one
+    naive = np.mean([(rng.uniform(size=10) < LEVEL).any() for _ in range(4000)])
+    assert abs(naive - (1 - (1 - LEVEL) ** 10)) < 3 * math.sqrt(0.37 * 0.63 / 4000)
+
+
+def test_the_multiplicity_line_counts_chance_flips_and_names_what_holm_drops():
+    from reproductions.report import multiplicity
+    from reproductions.spec import Check
+    checks = [Check("big", HOLDS, "", 1e-6), Check("edge", HOLDS, "", 0.04),
+              Check("none", INCONCLUSIVE, "", 0.5), Check("target", HOLDS, "")]
+    line = multiplicity(checks)
+    assert "3 of the 4 checks compare means" in line and "about 0.14" in line
+    assert "1 of the 2 differences at 2 SE remain; these do not: edge." in line
+    assert "no correction applies" in multiplicity([Check("target", HOLDS, "")])
