@@ -316,6 +316,42 @@ def reached(text: str, its: np.ndarray, curves: np.ndarray, target: float, name:
     return Check(text, INCONCLUSIVE, numbers)
 
 
+def wider_spread(text: str, pairs: list[tuple[str, np.ndarray, np.ndarray]], name_a: str,
+                 name_b: str) -> Check:
+    """Claim: `a`'s values spread wider over seeds than `b`'s, across several panels (one
+    `(panel, a_values, b_values)` per pair of runs).
+
+    The test is on the spread itself: per panel the log ratio of the sample variances,
+    corrected for its small-sample bias (E log s^2 = log sigma^2 + digamma((n - 1) / 2) -
+    log((n - 1) / 2) for normal values), summed over panels. For normal values each log
+    s^2 has variance trigamma((n - 1) / 2), so the sum has a known SE and the 2-SE rule
+    applies to it as to a difference of means: holds above +2 SE, does not hold below -2 SE,
+    inconclusive between. The numbers give the geometric-mean std ratio a / b and each
+    panel's stds. Heavy tails make sample variances noisier than normal theory says; the
+    constructed-data tests measure the false-positive rate on normal values."""
+    from scipy.special import digamma, polygamma
+
+    def bias(n: int) -> float:
+        return float(digamma((n - 1) / 2) - math.log((n - 1) / 2))
+
+    if not pairs or any(min(len(a), len(b)) < 2 for _, a, b in pairs):
+        return Check(text, INCONCLUSIVE, "fewer than 2 seeds in a run: no spread to judge by")
+    total, var, shown = 0.0, 0.0, []
+    for panel, a, b in pairs:
+        a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+        total += (math.log(np.var(a, ddof=1)) - bias(len(a))) - \
+                 (math.log(np.var(b, ddof=1)) - bias(len(b)))
+        var += float(polygamma(1, (len(a) - 1) / 2) + polygamma(1, (len(b) - 1) / 2))
+        shown.append(f"{panel} {np.std(a, ddof=1):.3g} / {np.std(b, ddof=1):.3g}")
+    se = math.sqrt(var)
+    ratio = math.exp(total / len(pairs) / 2)
+    numbers = (f"std {name_a} / {name_b}: geometric mean {ratio:.3g} over {len(pairs)} "
+               f"panels ({'; '.join(shown)}); summed log variance ratio {total:.3g}, "
+               f"{Z:g} SE = {Z * se:.3g}")
+    verdict = HOLDS if total > Z * se else FAILS if total < -Z * se else INCONCLUSIVE
+    return Check(text, verdict, numbers, p_value(total, se))
+
+
 def not_worse(text: str, a: np.ndarray, b: np.ndarray, name_a: str, name_b: str) -> Check:
     """Claim `a >= b` ("similar or better"): does not hold only if `a` is below `b` by more
     than Z standard errors; holds otherwise (inconclusive with one seed)."""
@@ -358,7 +394,7 @@ def overall(checks: list[Check]) -> str:
     return INCONCLUSIVE
 
 
-__all__ = ["Results", "greater", "not_worse", "at_least", "at_most", "reached", "overall",
+__all__ = ["Results", "greater", "not_worse", "wider_spread", "at_least", "at_most", "reached", "overall",
            "fmt", "clipped_mean", "published_finals", "path_straightness", "max_drawdown", "slope",
            "seeds_needed", "seeds_for_equivalence", "p_value", "holm", "LEVEL", "PRE", "POST",
            "LAST", "Z"]

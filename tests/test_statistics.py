@@ -316,3 +316,38 @@ def test_the_multiplicity_line_counts_chance_flips_and_names_what_holm_drops():
     assert "3 of the 4 checks compare means" in line and "about 0.14" in line
     assert "1 of the 2 differences at 2 SE remain; these do not: edge." in line
     assert "no correction applies" in multiplicity([Check("target", HOLDS, "")])
+
+
+# -- the spread test (issue 26): a test on the spread, not a count of panels ---------------
+def _spread_pairs(rng, ratio: float, seeds: int, panels: int = 6):
+    return [(f"p{i}", rng.normal(0, ratio, seeds) + 10 * i, rng.normal(0, 1, seeds) - 5 * i)
+            for i in range(panels)]
+
+
+def test_the_spread_tests_false_positive_rate_on_equal_spreads_is_near_nominal():
+    """Equal spreads (normal values), 5 seeds a run, 6 panels: "holds" is a false positive
+    with nominal probability Phi(-2) = 2.28%, "does not hold" likewise. Over 4,000
+    constructed draws each rate must lie within 3 binomial SEs (0.24%) of nominal."""
+    from reproductions.results import wider_spread
+    rng = np.random.default_rng(4)
+    verdicts = [wider_spread("a wider", _spread_pairs(rng, 1.0, 5), "a", "b").verdict
+                for _ in range(4000)]
+    nominal, band = 0.02275, 3 * math.sqrt(0.02275 * 0.97725 / 4000)
+    for verdict in (HOLDS, FAILS):
+        rate = verdicts.count(verdict) / 4000
+        assert abs(rate - nominal) < band, (verdict, rate)
+
+
+def test_the_spread_test_finds_a_real_difference_and_says_which_way():
+    from reproductions.results import wider_spread
+    rng = np.random.default_rng(5)
+    # std ratio 3 over 6 panels of 5 seeds: the summed log variance ratio has mean
+    # 6 log 9 = 13.2 and SE sqrt(12 trigamma(2)) = 2.78, so it falls below 2 SE (5.6) only
+    # 2.7 SEs under its mean: P = 0.3%, about 0.6 of 200 draws
+    wide = [wider_spread("a wider", _spread_pairs(rng, 3.0, 5), "a", "b") for _ in range(200)]
+    narrow = [wider_spread("a wider", _spread_pairs(rng, 1 / 3, 5), "a", "b")
+              for _ in range(200)]
+    assert sum(c.verdict == HOLDS for c in wide) >= 195
+    assert sum(c.verdict == FAILS for c in narrow) >= 195
+    one = wider_spread("a wider", [("p", np.array([1.0]), np.array([1.0, 2.0]))], "a", "b")
+    assert one.verdict == INCONCLUSIVE

@@ -3,10 +3,8 @@ HalfCheetah, Swimmer, Walker2d and Ant, two architectures (§4.4)."""
 
 from __future__ import annotations
 
-import numpy as np
-
-from reproductions.results import Results, greater, not_worse
-from reproductions.spec import FAILS, HOLDS, INCONCLUSIVE, Check, Figure, Panel, Scale
+from reproductions.results import Results, greater, not_worse, wider_spread
+from reproductions.spec import Check, Figure, Panel, Scale
 from reproductions.specs.common import (TIME_AT_SCALE, PAPER_MUJOCO_ES, PAPER_MUJOCO_PG,
                                         LOCAL_MUJOCO_ES, LOCAL_MUJOCO_PG, SMOKE_ES,
                                         SMOKE_MUJOCO, SMOKE_PG, es, pg)
@@ -35,17 +33,13 @@ def _pairs(r: Results, goal: str) -> list[tuple[str, str]]:
 
 
 def spread_check(r: Results) -> Check:
+    """PG's final returns spread wider over seeds than ES's: one test on the spreads of every
+    (task, architecture) pair (`results.wider_spread`, issue 26), not a count of panels."""
     pairs = _pairs(r, "fb") + _pairs(r, "gv")
-    text = "PG-MAML has the wider spread over seeds (std of the final return, per panel)"
-    if len(r.seeds) < 2:
-        return Check(text, INCONCLUSIVE, "one seed: no spread")
-    stds = [(e.rsplit("-es-", 1)[0] + " " + e.rsplit("-", 1)[1],
-             np.std(r.final(e), ddof=1), np.std(r.final(p), ddof=1)) for e, p in pairs]
-    wider = sum(pg > es for _, es, pg in stds)
-    numbers = (f"PG wider in {wider} of {len(pairs)} (task, architecture) pairs; std ES / PG: "
-               + ", ".join(f"{name} {es:.3g} / {pg:.3g}" for name, es, pg in stds))
-    verdict = HOLDS if wider > len(pairs) / 2 else FAILS if wider < len(pairs) / 2 else INCONCLUSIVE
-    return Check(text, verdict, numbers)
+    return wider_spread("PG-MAML has the wider spread over seeds (std of the final return, "
+                        "log variance ratio over every panel)",
+                        [(e.rsplit("-es-", 1)[0] + " " + e.rsplit("-", 1)[1], r.final(p),
+                          r.final(e)) for e, p in pairs], "PG", "ES")
 
 
 def checks(r: Results) -> list[Check]:
