@@ -22,7 +22,7 @@ import numpy as np
 from reproductions.spec import EQUIVALENT, FAILS, HOLDS, INCONCLUSIVE, Check, Figure, Margin, Run
 from workbench.metrics import TEST_POST as POST
 from workbench.metrics import TEST_PRE as PRE
-from workbench.metrics import WALL_TIME, is_evaluation
+from workbench.metrics import ROLLOUTS, WALL_TIME, is_evaluation
 
 #: Test evaluations averaged into a run's "final" value (smooths one noisy evaluation).
 LAST = 3
@@ -51,6 +51,27 @@ class Results:
                 every.setdefault(run.name, {})[seed] = rows
                 evals.setdefault(run.name, {})[seed] = [r for r in rows if is_evaluation(r)]
         return cls(figure, scale, {r.name: r for r in runs}, dirs, evals, every)
+
+    @classmethod
+    def from_csv(cls, figure: Figure, scale: str, path: Path) -> "Results":
+        """The test evaluations of a committed figure CSV (`runner.write_csv`'s columns), for
+        deciding checks again without the run directories. Only evaluation rows exist, so
+        per-adaptation statistics (`adaptations`) are not available."""
+        evals: dict[str, dict[int, list]] = {}
+        with Path(path).open(newline="") as f:
+            for row in csv.DictReader(f):
+                if row["scale"] != scale:
+                    continue
+                values = {k: (float(v) if k not in ("iteration", "seed") else int(v))
+                          for k, v in row.items()
+                          if k not in ("figure", "scale", "run", "label", "algo", "task")
+                          and v not in ("", None)}
+                evals.setdefault(row["run"], {}).setdefault(int(row["seed"]), []).append(values)
+        runs = {r.name: r for r in figure.scale(scale).runs if r.name in evals}
+        if not runs:
+            raise ValueError(f"{path} has no {scale}-scale runs of {figure.name}")
+        return cls(figure, scale, runs, {}, {n: evals[n] for n in runs},
+                   {n: evals[n] for n in runs})
 
     @property
     def seeds(self) -> list[int]:
@@ -84,8 +105,25 @@ class Results:
         return np.array([max(r[key] for r in self.evals[run][s]) for s in self.seeds])
 
     def seconds_per_iteration(self, run: str) -> np.ndarray:
-        return np.array([self.iterations[run][s][-1][WALL_TIME] / len(self.iterations[run][s])
-                         for s in self.seeds])
+        return np.array([self.iterations[run][s][-1][WALL_TIME] /
+                         (self.iterations[run][s][-1]["iteration"] + 1) for s in self.seeds])
+
+    def at_rollouts(self, run: str, rollouts: float, key: str | None = None,
+                    last: int = LAST) -> np.ndarray:
+        """The final at a training budget: per seed, the mean of the last `last` test
+        evaluations taken at or before `rollouts` training rollouts (of the run's metric
+        unless `key` names another). ES and PG iterations cost different rollouts, so this
+        is how they are compared at equal cost."""
+        key = self.metric(run, key)
+        out = []
+        for s in self.seeds:
+            rows = [r for r in self.evals[run][s] if r[ROLLOUTS] <= rollouts]
+            out.append(np.mean([r[key] for r in (rows or self.evals[run][s][:1])[-last:]]))
+        return np.array(out)
+
+    def end_rollouts(self, run: str) -> float:
+        """The smallest rollout count at a seed's last test evaluation."""
+        return float(min(self.evals[run][s][-1][ROLLOUTS] for s in self.seeds))
 
     def at_time(self, run: str, seconds: float, key: str = POST) -> np.ndarray:
         """The latest test evaluation at or before `seconds` of training, per seed."""

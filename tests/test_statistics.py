@@ -351,3 +351,49 @@ def test_the_spread_test_finds_a_real_difference_and_says_which_way():
     assert sum(c.verdict == FAILS for c in narrow) >= 195
     one = wider_spread("a wider", [("p", np.array([1.0]), np.array([1.0, 2.0]))], "a", "b")
     assert one.verdict == INCONCLUSIVE
+
+
+# -- equal-cost comparisons and checks re-decided from a committed CSV (issue 26) -----------
+def test_at_rollouts_reads_the_final_at_a_budget():
+    from reproductions.spec import Figure
+    rows = {0: [{"iteration": i, "rollouts": 100 * (i + 1), TEST_POST: float(i)}
+                for i in range(10)]}
+    fig = Figure("x", "x", "x", (), {}, lambda r: [])
+    r = Results(fig, "local", {"a": Run("a", "es-maml", "sine")}, {}, {"a": rows},
+                {"a": rows})
+    # budget 550 rollouts: evaluations 0..4 (100..500) qualify; mean of the last 3 = 3
+    assert r.at_rollouts("a", 550)[0] == pytest.approx(3.0)
+    assert r.at_rollouts("a", 10_000)[0] == pytest.approx(r.final("a")[0])
+    assert r.end_rollouts("a") == 1000
+    # iteration 9's row says 10 iterations were done
+    rows[0][-1]["wall_time_s"] = 20.0
+    assert r.seconds_per_iteration("a")[0] == pytest.approx(2.0)
+
+
+def test_results_from_the_committed_fig5_csv_agree_with_the_published_finals():
+    from pathlib import Path
+    from reproductions import runner
+    from reproductions.results import published_finals
+    path = Path(__file__).resolve().parents[1] / "docs" / "reproductions" / "fig5.csv"
+    r = Results.from_csv(runner.load_figure("fig5"), "local", path)
+    for run in ("halfcheetah-fb-es-L", "walker2d-gv-pg-L"):
+        np.testing.assert_allclose(r.final(run), published_finals(path, run))
+    assert len(r.seeds) == 5
+    with pytest.raises(ValueError, match="no paper-scale runs"):
+        Results.from_csv(runner.load_figure("fig5"), "paper", path)
+
+
+def test_redecide_prints_fig5s_checks_from_its_csv_and_fails_cleanly_without_data(capsys):
+    from pathlib import Path
+    from reproductions.redecide import main as redecide
+    docs = Path(__file__).resolve().parents[1] / "docs" / "reproductions"
+    assert redecide(["fig5", str(docs / "fig5.csv")]) == 0
+    out = capsys.readouterr().out
+    assert "(at equal rollouts)" in out and "at 60,000 rollouts" in out
+    assert out.count("| holds |") + out.count("| does not hold |") + \
+        out.count("| inconclusive at this scale |") == 7
+    assert "Multiplicity: 7 of the 7 checks" in out
+    with pytest.raises(SystemExit) as stop:
+        redecide(["fig1", str(docs / "fig1.csv")])
+    assert stop.value.code == 2
+    assert "does not hold (a column it lacks" in capsys.readouterr().err

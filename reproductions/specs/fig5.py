@@ -3,7 +3,9 @@ HalfCheetah, Swimmer, Walker2d and Ant, two architectures (§4.4)."""
 
 from __future__ import annotations
 
-from reproductions.results import Results, greater, not_worse, wider_spread
+import numpy as np
+
+from reproductions.results import Results, fmt, greater, not_worse, wider_spread
 from reproductions.spec import Check, Figure, Panel, Scale
 from reproductions.specs.common import (TIME_AT_SCALE, PAPER_MUJOCO_ES, PAPER_MUJOCO_PG,
                                         LOCAL_MUJOCO_ES, LOCAL_MUJOCO_PG, SMOKE_ES,
@@ -42,11 +44,34 @@ def spread_check(r: Results) -> Check:
                           r.final(e)) for e, p in pairs], "PG", "ES")
 
 
+def _equal_rollouts(r: Results, es_run: str, pg_run: str) -> tuple[float, np.ndarray,
+                                                                     np.ndarray, str]:
+    """Both runs read at the smaller of their rollout budgets (an ES iteration costs more
+    rollouts than a PG one), and the end-of-budget finals as a second line."""
+    budget = min(r.end_rollouts(es_run), r.end_rollouts(pg_run))
+    end = (f"; at the end of each budget: ES {fmt(r.final(es_run))} at "
+           f"{r.end_rollouts(es_run):,.0f} rollouts, PG {fmt(r.final(pg_run))} at "
+           f"{r.end_rollouts(pg_run):,.0f}")
+    return budget, r.at_rollouts(es_run, budget), r.at_rollouts(pg_run, budget), end
+
+
+def _name(es_run: str) -> str:
+    return f"{es_run.rsplit('-es-', 1)[0]} ({es_run.rsplit('-', 1)[1]})"
+
+
 def checks(r: Results) -> list[Check]:
-    out = [not_worse(f"{e.rsplit('-es-', 1)[0]} ({e.rsplit('-', 1)[1]}): ES similar or better",
-                     r.final(e), r.final(p), "ES", "PG") for e, p in _pairs(r, "fb")]
-    out += [greater(f"{e.rsplit('-es-', 1)[0]} ({e.rsplit('-', 1)[1]}): PG better",
-                    r.final(p), r.final(e), "PG", "ES") for e, p in _pairs(r, "gv")]
+    out = []
+    for e, p in _pairs(r, "fb"):
+        budget, es_at, pg_at, end = _equal_rollouts(r, e, p)
+        c = not_worse(f"{_name(e)}: ES similar or better (at equal rollouts)", es_at, pg_at,
+                      "ES", "PG")
+        c.numbers = f"at {budget:,.0f} rollouts: {c.numbers}{end}"
+        out.append(c)
+    for e, p in _pairs(r, "gv"):
+        budget, es_at, pg_at, end = _equal_rollouts(r, e, p)
+        c = greater(f"{_name(e)}: PG better (at equal rollouts)", pg_at, es_at, "PG", "ES")
+        c.numbers = f"at {budget:,.0f} rollouts: {c.numbers}{end}"
+        out.append(c)
     out.append(spread_check(r))
     return out
 
