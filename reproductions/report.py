@@ -39,13 +39,14 @@ def _runs_table(results: Results) -> list[str]:
 
 
 def multiplicity(checks: list[Check]) -> str:
-    """One line on chance: how many of the figure's mean comparisons would show a difference
-    at 2 SE if none existed, and which survive Holm's correction for their number."""
+    """One line on chance: how many of the figure's comparisons (of means or spreads) would
+    show a difference at 2 SE if none existed, and which survive Holm's correction for
+    their number."""
     tested = [c for c in checks if c.p is not None]
     if not tested:
-        return (f"Multiplicity: none of the {len(checks)} checks is a comparison of means "
+        return (f"Multiplicity: none of the {len(checks)} checks is a comparison "
                 f"with a p-value, so no correction applies.")
-    line = (f"Multiplicity: {len(tested)} of the {len(checks)} checks compare means at 2 SE "
+    line = (f"Multiplicity: {len(tested)} of the {len(checks)} checks are comparisons at 2 SE "
             f"(two-sided level {LEVEL:.3f} each); with no true differences about "
             f"{len(tested) * LEVEL:.2f} of them would show one by chance.")
     called = [c for c in tested if c.p < LEVEL]

@@ -53,23 +53,29 @@ class Results:
         return cls(figure, scale, {r.name: r for r in runs}, dirs, evals, every)
 
     @classmethod
-    def from_csv(cls, figure: Figure, scale: str, path: Path) -> "Results":
-        """The test evaluations of a committed figure CSV (`runner.write_csv`'s columns), for
-        deciding checks again without the run directories. Only evaluation rows exist, so
+    def from_csv(cls, figure: Figure, scale: str, *paths: Path) -> "Results":
+        """The test evaluations of committed figure CSVs (`runner.write_csv`'s columns), for
+        deciding checks again without the run directories; a run in a later CSV replaces
+        the same run in an earlier one (a panel re-run). Only evaluation rows exist, so
         per-adaptation statistics (`adaptations`) are not available."""
         evals: dict[str, dict[int, list]] = {}
-        with Path(path).open(newline="") as f:
-            for row in csv.DictReader(f):
-                if row["scale"] != scale:
-                    continue
-                values = {k: (float(v) if k not in ("iteration", "seed") else int(v))
-                          for k, v in row.items()
-                          if k not in ("figure", "scale", "run", "label", "algo", "task")
-                          and v not in ("", None)}
-                evals.setdefault(row["run"], {}).setdefault(int(row["seed"]), []).append(values)
+        for path in paths:
+            found: dict[str, dict[int, list]] = {}
+            with Path(path).open(newline="") as f:
+                for row in csv.DictReader(f):
+                    if row["scale"] != scale:
+                        continue
+                    values = {k: (float(v) if k not in ("iteration", "seed") else int(v))
+                              for k, v in row.items()
+                              if k not in ("figure", "scale", "run", "label", "algo", "task")
+                              and v not in ("", None)}
+                    found.setdefault(row["run"], {}).setdefault(int(row["seed"]),
+                                                                []).append(values)
+            evals.update(found)
         runs = {r.name: r for r in figure.scale(scale).runs if r.name in evals}
         if not runs:
-            raise ValueError(f"{path} has no {scale}-scale runs of {figure.name}")
+            raise ValueError(f"{', '.join(map(str, paths))} has no {scale}-scale runs of "
+                             f"{figure.name}")
         return cls(figure, scale, runs, {}, {n: evals[n] for n in runs},
                    {n: evals[n] for n in runs})
 
@@ -384,10 +390,21 @@ def wider_spread(text: str, pairs: list[tuple[str, np.ndarray, np.ndarray]], nam
     se = math.sqrt(var)
     ratio = math.exp(total / len(pairs) / 2)
     numbers = (f"std {name_a} / {name_b}: geometric mean {ratio:.3g} over {len(pairs)} "
-               f"panels ({'; '.join(shown)}); summed log variance ratio {total:.3g}, "
+               f"panel{'s' if len(pairs) > 1 else ''} ({'; '.join(shown)}); summed log variance ratio {total:.3g}, "
                f"{Z:g} SE = {Z * se:.3g}")
     verdict = HOLDS if total > Z * se else FAILS if total < -Z * se else INCONCLUSIVE
     return Check(text, verdict, numbers, p_value(total, se))
+
+
+def not_wider(text: str, pairs: list[tuple[str, np.ndarray, np.ndarray]], name_a: str,
+               name_b: str) -> Check:
+    """Claim: `a`'s spread over seeds is no wider than `b`'s ("at least as stable"): does not
+    hold only if the spread test (`wider_spread`) finds `a` wider at 2 SE; holds otherwise
+    (the same reading as `not_worse` for means); inconclusive with fewer than 2 seeds."""
+    c = wider_spread(text, pairs, name_a, name_b)
+    if c.verdict == INCONCLUSIVE and c.p is None:
+        return c
+    return Check(text, FAILS if c.verdict == HOLDS else HOLDS, c.numbers, c.p)
 
 
 def not_worse(text: str, a: np.ndarray, b: np.ndarray, name_a: str, name_b: str) -> Check:
@@ -432,7 +449,7 @@ def overall(checks: list[Check]) -> str:
     return INCONCLUSIVE
 
 
-__all__ = ["Results", "greater", "not_worse", "wider_spread", "at_least", "at_most", "reached", "overall",
+__all__ = ["Results", "greater", "not_worse", "wider_spread", "not_wider", "at_least", "at_most", "reached", "overall",
            "fmt", "clipped_mean", "published_finals", "path_straightness", "max_drawdown", "slope",
            "seeds_needed", "seeds_for_equivalence", "p_value", "holm", "LEVEL", "PRE", "POST",
            "LAST", "Z"]

@@ -313,7 +313,7 @@ def test_the_multiplicity_line_counts_chance_flips_and_names_what_holm_drops():
     checks = [Check("big", HOLDS, "", 1e-6), Check("edge", HOLDS, "", 0.04),
               Check("none", INCONCLUSIVE, "", 0.5), Check("target", HOLDS, "")]
     line = multiplicity(checks)
-    assert "3 of the 4 checks compare means" in line and "about 0.14" in line
+    assert "3 of the 4 checks are comparisons at 2 SE" in line and "about 0.14" in line
     assert "1 of the 2 differences at 2 SE remain; these do not: edge." in line
     assert "no correction applies" in multiplicity([Check("target", HOLDS, "")])
 
@@ -392,7 +392,7 @@ def test_redecide_prints_fig5s_checks_from_its_csv_and_fails_cleanly_without_dat
     assert "(at equal rollouts)" in out and "at 60,000 rollouts" in out
     assert out.count("| holds |") + out.count("| does not hold |") + \
         out.count("| inconclusive at this scale |") == 7
-    assert "Multiplicity: 7 of the 7 checks" in out
+    assert "Multiplicity: 7 of the 7 checks are comparisons" in out
     with pytest.raises(SystemExit) as stop:
         redecide(["fig1", str(docs / "fig1.csv")])
     assert stop.value.code == 2
