@@ -18,7 +18,9 @@ def register(sub) -> None:
                    help="smoke: about a minute per figure; local: the budget that settles the "
                         "figure's claims on 2 cores (hours); paper: the paper's budget (or "
                         "the largest this machine runs, see docs/reproductions.md)")
-    p.add_argument("--seeds", type=int, default=None, help="default: the scale's")
+    p.add_argument("--seeds", default=None, metavar="N|FIRST-LAST",
+                   help="N: seeds 0 to N-1; FIRST-LAST: those seeds (e.g. 5-14, new seeds "
+                        "beside published ones); default: the scale's count")
     p.add_argument("--backend", default="local",
                    help="local (default) or ray: every run's rollouts on Ray actors "
                         "(ES-MAML and PG-MAML alike); see docs/distributed.md")
@@ -26,6 +28,8 @@ def register(sub) -> None:
                    help="runs trained in parallel, each in its own one-thread process")
     p.add_argument("--panel", action="append", default=None, metavar="NAME",
                    help="only the runs of this panel (repeatable), e.g. fig4 --panel cartpole")
+    p.add_argument("--run", action="append", default=None, metavar="NAME", dest="runs",
+                   help="only this run (repeatable; after --panel), e.g. fig1 --run dpp-K10")
     p.add_argument("--out", required=True, help="output directory (reused runs live here)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.add_argument("--time-at-scale", action="store_true",
@@ -44,14 +48,14 @@ def _reproduce(args: argparse.Namespace) -> int:
     from workbench.run import check_out_dir
     if args.jobs < 1:
         raise ValueError(f"--jobs must be >= 1; got {args.jobs}")
-    if args.seeds is not None and args.seeds < 1:
-        raise ValueError(f"--seeds must be >= 1 (default: the scale's); got {args.seeds}")
+    from reproductions.runner import parse_seeds
+    parse_seeds(args.seeds, 1)  # one line on a bad --seeds, before any work
     check_backend(args.backend)  # one line naming the valid backends, before any work
     check_out_dir(args.out)
     if args.figure == "all":
         names = order()
-        if args.panel:
-            raise ValueError("--panel selects panels of one figure; name the figure")
+        if args.panel or args.runs:
+            raise ValueError("--panel and --run select from one figure; name the figure")
     else:
         load_figure(args.figure)  # an unknown name fails before anything runs
         names = [args.figure]
@@ -63,7 +67,8 @@ def _reproduce(args: argparse.Namespace) -> int:
         raise ValueError("--measure goes with --time-at-scale")
     try:
         # every run of every figure is resolved and checked before the first one trains
-        prepared = [prepare(name, args.scale, args.out, args.seeds, args.backend, args.panel)
+        prepared = [prepare(name, args.scale, args.out, args.seeds, args.backend, args.panel,
+                            args.runs)
                     for name in names]
         for p in prepared:
             result = complete(p, args.jobs, progress=not args.quiet)

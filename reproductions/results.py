@@ -40,12 +40,12 @@ class Results:
     iterations: dict[str, dict[int, list[dict[str, Any]]]]  # run -> seed -> every row
 
     @classmethod
-    def load(cls, figure: Figure, scale: str, runs: list[Run], seeds: int,
+    def load(cls, figure: Figure, scale: str, runs: list[Run], seeds: list[int],
              dirs: dict[tuple[str, int], Path]) -> "Results":
         evals: dict[str, dict[int, list]] = {}
         every: dict[str, dict[int, list]] = {}
         for run in runs:
-            for seed in range(seeds):
+            for seed in seeds:
                 path = dirs[(run.name, seed)] / "metrics.jsonl"
                 rows = [json.loads(line) for line in path.read_text().splitlines() if line]
                 every.setdefault(run.name, {})[seed] = rows
@@ -53,11 +53,14 @@ class Results:
         return cls(figure, scale, {r.name: r for r in runs}, dirs, evals, every)
 
     @classmethod
-    def from_csv(cls, figure: Figure, scale: str, *paths: Path) -> "Results":
+    def from_csv(cls, figure: Figure, scale: str, *paths: Path,
+                 runs: list[str] | None = None) -> "Results":
         """The test evaluations of committed figure CSVs (`runner.write_csv`'s columns), for
-        deciding checks again without the run directories; a run in a later CSV replaces
-        the same run in an earlier one (a panel re-run). Only evaluation rows exist, so
-        per-adaptation statistics (`adaptations`) are not available."""
+        deciding checks again without the run directories; a (run, seed) in a later CSV
+        replaces the same (run, seed) in an earlier one (a panel re-run), and new seeds of a
+        run join its earlier ones (`--seeds FIRST-LAST`). Only evaluation rows exist, so
+        per-adaptation statistics (`adaptations`) are not available. `runs` keeps only
+        those runs; the kept runs must share one set of seeds."""
         evals: dict[str, dict[int, list]] = {}
         for path in paths:
             found: dict[str, dict[int, list]] = {}
@@ -71,13 +74,20 @@ class Results:
                               and v not in ("", None)}
                     found.setdefault(row["run"], {}).setdefault(int(row["seed"]),
                                                                 []).append(values)
-            evals.update(found)
-        runs = {r.name: r for r in figure.scale(scale).runs if r.name in evals}
-        if not runs:
+            for run, by_seed in found.items():
+                evals.setdefault(run, {}).update(by_seed)
+        kept = {r.name: r for r in figure.scale(scale).runs
+                if r.name in evals and (runs is None or r.name in runs)}
+        if not kept:
             raise ValueError(f"{', '.join(map(str, paths))} has no {scale}-scale runs of "
-                             f"{figure.name}")
-        return cls(figure, scale, runs, {}, {n: evals[n] for n in runs},
-                   {n: evals[n] for n in runs})
+                             f"{figure.name}{' called ' + ', '.join(runs) if runs else ''}")
+        seed_sets = {n: sorted(evals[n]) for n in kept}
+        if len({tuple(v) for v in seed_sets.values()}) > 1:
+            counts = "; ".join(f"{n}: {len(v)}" for n, v in seed_sets.items())
+            raise ValueError(f"the runs have different seeds ({counts}); keep runs that "
+                             f"share them (runs=...)")
+        return cls(figure, scale, kept, {}, {n: evals[n] for n in kept},
+                   {n: evals[n] for n in kept})
 
     @property
     def seeds(self) -> list[int]:

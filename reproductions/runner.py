@@ -50,12 +50,12 @@ def load_figure(name: str) -> Figure:
     return FIGURES.load(name)
 
 
-def jobs_for(figure: Figure, runs: list[Run], seeds: int, dirs: dict[tuple[str, int], Path],
-             backend: str) -> list[experiment.Job]:
+def jobs_for(figure: Figure, runs: list[Run], seeds: list[int],
+             dirs: dict[tuple[str, int], Path], backend: str) -> list[experiment.Job]:
     """The runner's jobs: one per (run, seed), its config resolved from the spec."""
     jobs = []
     for run in runs:
-        for seed in range(seeds):
+        for seed in seeds:
             try:
                 config = experiment.resolved_config(run.algo, run.task, run.set_list(), seed,
                                                     backend)
@@ -66,16 +66,46 @@ def jobs_for(figure: Figure, runs: list[Run], seeds: int, dirs: dict[tuple[str, 
     return jobs
 
 
-def select(figure: Figure, scale: str, panels: list[str] | None) -> list[Run]:
+def select(figure: Figure, scale: str, panels: list[str] | None,
+           names: list[str] | None = None) -> list[Run]:
+    """The scale's runs, restricted to those on any of `panels` and then to the runs
+    called `names` (each filter only when given)."""
     runs = list(figure.scale(scale).runs)
-    if not panels:
-        return runs
-    known = {p.name for p in figure.panels}
-    unknown = sorted(set(panels) - known)
-    if unknown:
-        raise ValueError(f"figure {figure.name} has no panel {', '.join(unknown)}; valid: "
-                         f"{', '.join(p.name for p in figure.panels)}")
-    return [r for r in runs if set(r.panels) & set(panels)]
+    if panels:
+        known = {p.name for p in figure.panels}
+        unknown = sorted(set(panels) - known)
+        if unknown:
+            raise ValueError(f"figure {figure.name} has no panel {', '.join(unknown)}; valid: "
+                             f"{', '.join(p.name for p in figure.panels)}")
+        runs = [r for r in runs if set(r.panels) & set(panels)]
+    if names:
+        known = {r.name for r in runs}
+        unknown = sorted(set(names) - known)
+        if unknown:
+            raise ValueError(f"figure {figure.name} ({scale}) has no run "
+                             f"{', '.join(unknown)}{' on the chosen panels' if panels else ''}; "
+                             f"valid: {', '.join(r.name for r in runs)}")
+        runs = [r for r in runs if r.name in names]
+    return runs
+
+
+def parse_seeds(text: str | int | None, default: int) -> list[int]:
+    """`--seeds`: N (seeds 0 to N-1), FIRST-LAST (those seeds, both included: new seeds
+    beside runs already published), or None (the scale's count)."""
+    if text is None:
+        return list(range(default))
+    value = str(text).strip()
+    try:
+        if "-" in value:
+            first, last = (int(v) for v in value.split("-", 1))
+            if 0 <= first <= last:
+                return list(range(first, last + 1))
+        elif int(value) >= 1:
+            return list(range(int(value)))
+    except ValueError:
+        pass
+    raise ValueError(f"--seeds must be a count N >= 1 (seeds 0 to N-1) or a range FIRST-LAST "
+                     f"with 0 <= FIRST <= LAST, e.g. 5-14; got {value!r}")
 
 
 def smoke_verdict(check: Check) -> Check:
@@ -138,28 +168,28 @@ class Prepared:
     figure: Figure
     scale: str
     runs: list[Run]
-    seeds: int
+    seeds: list[int]
     dirs: dict[tuple[str, int], Path]
     jobs: list[experiment.Job]
     out: Path
     panels: list[str] | None
 
 
-def prepare(name: str, scale: str, out: str | Path, seeds: int | None = None,
-            backend: str = "local", panels: list[str] | None = None) -> Prepared:
-    """Resolve and check every run of one figure (`experiment.plan`); writes nothing."""
+def prepare(name: str, scale: str, out: str | Path, seeds: int | str | None = None,
+            backend: str = "local", panels: list[str] | None = None,
+            runs: list[str] | None = None) -> Prepared:
+    """Resolve and check every run of one figure (`experiment.plan`); writes nothing.
+    `seeds` as `parse_seeds`; `panels` and `runs` restrict the figure's runs (`select`)."""
     figure = load_figure(name)
     spec = figure.scale(scale)
-    n_seeds = int(seeds) if seeds is not None else spec.seeds
-    if n_seeds < 1:
-        raise ValueError(f"--seeds must be >= 1; got {n_seeds}")
+    chosen = parse_seeds(seeds, spec.seeds)
     out = Path(out)
-    runs = select(figure, scale, panels)
+    selected = select(figure, scale, panels, runs)
     base = out / "runs" / figure.name / scale
-    dirs = {(r.name, s): base / r.name / f"seed{s}" for r in runs for s in range(n_seeds)}
-    jobs = experiment.plan(jobs_for(figure, runs, n_seeds, dirs, backend))
-    jobs = longest_first(jobs, {dirs[(r.name, s)]: r for r in runs for s in range(n_seeds)}, out)
-    return Prepared(figure, scale, runs, n_seeds, dirs, jobs, out, panels)
+    dirs = {(r.name, s): base / r.name / f"seed{s}" for r in selected for s in chosen}
+    jobs = experiment.plan(jobs_for(figure, selected, chosen, dirs, backend))
+    jobs = longest_first(jobs, {dirs[(r.name, s)]: r for r in selected for s in chosen}, out)
+    return Prepared(figure, scale, selected, chosen, dirs, jobs, out, panels)
 
 
 def complete(prepared: Prepared, jobs: int = 1, progress: bool = True) -> dict[str, Any]:
@@ -186,10 +216,10 @@ def complete(prepared: Prepared, jobs: int = 1, progress: bool = True) -> dict[s
             "files": [str(f) for f in written], "report": str(report_path)}
 
 
-def reproduce(name: str, scale: str, out: str | Path, seeds: int | None = None,
+def reproduce(name: str, scale: str, out: str | Path, seeds: int | str | None = None,
               backend: str = "local", jobs: int = 1, panels: list[str] | None = None,
-              progress: bool = True) -> dict[str, Any]:
+              progress: bool = True, runs: list[str] | None = None) -> dict[str, Any]:
     """Reproduce one figure; returns the paths written and the computed verdict."""
     if jobs < 1:
         raise ValueError(f"--jobs must be >= 1; got {jobs}")
-    return complete(prepare(name, scale, out, seeds, backend, panels), jobs, progress)
+    return complete(prepare(name, scale, out, seeds, backend, panels, runs), jobs, progress)

@@ -317,3 +317,35 @@ def test_reproduce_on_ray_gives_the_local_numbers(tmp_path, smoke):
                             if k not in (WALL_TIME, "ray/actor_restarts")}
                            for line in (p / "metrics.jsonl").read_text().splitlines()]
         assert strip(path) == strip(smoke / "runs" / "a4" / "smoke" / run / "seed0")
+
+
+def test_seeds_take_a_count_or_a_range_and_say_what_is_allowed():
+    assert runner.parse_seeds(None, 3) == [0, 1, 2]
+    assert runner.parse_seeds("4", 3) == [0, 1, 2, 3]
+    assert runner.parse_seeds("5-7", 3) == [5, 6, 7]
+    for bad in ("0", "7-5", "a", "-3", "2-x"):
+        with pytest.raises(ValueError, match="--seeds must be a count N >= 1 .* got"):
+            runner.parse_seeds(bad, 3)
+
+
+def test_run_and_seed_range_select_new_seeds_of_a_few_runs(tmp_path):
+    prepared = runner.prepare("fig1", "local", tmp_path, seeds="5-6",
+                              runs=["dpp-K5", "mcL-K5"])
+    assert [r.name for r in prepared.runs] == ["dpp-K5", "mcL-K5"]
+    assert prepared.seeds == [5, 6]
+    assert sorted(str(j.path.relative_to(tmp_path)) for j in prepared.jobs) == [
+        f"runs/fig1/local/{r}/seed{s}" for r in ("dpp-K5", "mcL-K5") for s in (5, 6)]
+    assert not any(tmp_path.iterdir())
+    with pytest.raises(ValueError, match="has no run nope; valid: .*dpp-K5"):
+        runner.prepare("fig1", "local", tmp_path, runs=["nope"])
+    with pytest.raises(ValueError, match="on the chosen panels"):
+        runner.prepare("fig1", "local", tmp_path, panels=["K10"], runs=["dpp-K5"])
+
+
+def test_a_figure_decides_only_the_checks_its_selected_runs_support(tmp_path):
+    result = runner.reproduce("fig1", "smoke", tmp_path, seeds="1-2", progress=False,
+                              runs=["dpp-K5", "mcL-K5"])
+    section = (tmp_path / "report" / "fig1.md").read_text()
+    assert result["trained"] == 4
+    assert "K=5: DPP beats MC (policy L)" in section and "margin 13.5" in section
+    assert "HC beats MC" not in section and "penalty" not in section.split("| check |")[1]

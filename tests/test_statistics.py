@@ -397,3 +397,30 @@ def test_redecide_prints_fig5s_checks_from_its_csv_and_fails_cleanly_without_dat
         redecide(["fig1", str(docs / "fig1.csv")])
     assert stop.value.code == 2
     assert "does not hold (a column it lacks" in capsys.readouterr().err
+
+
+def test_a_later_csvs_new_seeds_join_a_run_and_its_same_seeds_replace(tmp_path):
+    import csv as csvlib
+    from pathlib import Path
+    from reproductions import runner
+    path = Path(__file__).resolve().parents[1] / "docs" / "reproductions" / "fig5.csv"
+    with path.open(newline="") as f:
+        rows = list(csvlib.DictReader(f))
+    run = "halfcheetah-gv-es-L"
+    later = [dict(r, seed=str(int(r["seed"]) + 5)) for r in rows if r["run"] == run]
+    later += [dict(r, **{"test/post_adaptation_return": "0.0"}) for r in rows
+              if r["run"] == run and r["seed"] == "0"]  # seed 0 re-run: replaced
+    extra = tmp_path / "more.csv"
+    with extra.open("w", newline="") as f:
+        w = csvlib.DictWriter(f, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(later)
+    fig5 = runner.load_figure("fig5")
+    one = Results.from_csv(fig5, "local", path)
+    both = Results.from_csv(fig5, "local", path, extra, runs=[run])
+    assert both.seeds == list(range(10)) and len(both.final(run)) == 10
+    np.testing.assert_allclose(both.final(run)[5:], one.final(run))
+    assert both.final(run)[0] == 0.0
+    np.testing.assert_allclose(both.final(run)[1:5], one.final(run)[1:5])
+    with pytest.raises(ValueError, match="different seeds .*keep runs that share them"):
+        Results.from_csv(fig5, "local", path, extra)
