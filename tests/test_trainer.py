@@ -137,7 +137,7 @@ def test_resume_refuses_changes_that_alter_the_numbers(tmp_path, capsys):
 
 def test_cli_errors_name_the_valid_values(tmp_path, capsys):
     cases = [
-        (["--algo", "es-mamll", "--task", "four-corners"], "unknown algorithm 'es-mamll'; valid: dice, es-maml, maml-trpo, promp"),
+        (["--algo", "es-mamll", "--task", "four-corners"], "unknown algorithm 'es-mamll'; valid: dice, es-maml, maml, maml-trpo, promp"),
         (["--algo", "es-maml", "--task", "four-corner"], "unknown task 'four-corner'; valid:"),
         (["--algo", "es-maml", "--task", "nav2d", "--set", "adaptation=hcc"],
          "'adaptation' must be one of asebo, dpp, exact-gradient, hc, mc, rbo; got 'hcc'"),
