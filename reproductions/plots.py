@@ -21,7 +21,7 @@ import numpy as np
 from reproductions import calibration
 from reproductions.results import Results
 from reproductions.spec import Panel, Run
-from workbench import config as cfg
+from workbench.app import runconfig as cfg
 from workbench.experiment import curves as curves_over_seeds
 from workbench.metrics import AXES, AXIS_LABELS
 from workbench.plotting import (ADAPTED, EXPLORATION, clip_band, draw_arena, draw_goals,

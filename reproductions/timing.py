@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from reproductions.spec import Figure, Run
-from workbench.config import RunConfig
+from workbench.app.runconfig import RunConfig
 from workbench.metrics import WALL_TIME
 from workbench.run import RunDir
 from workbench.tasks import family_class

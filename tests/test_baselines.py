@@ -19,7 +19,7 @@ from baselines.meta_baseline import MetaBaseline
 from baselines.promp import promp_loss
 from baselines.sampler import RESET, log_prob, sample
 from baselines.trpo import conjugate_gradient, trpo_step
-from workbench import config as cfg
+from workbench.app import runconfig as cfg
 from workbench import run as runmod
 from workbench.algorithm import algorithm_class
 from workbench.cli import main

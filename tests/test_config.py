@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from workbench import config as cfg
+from workbench.app import runconfig as cfg
 from workbench.algorithm import algorithm_class
 from workbench.cli import main
 

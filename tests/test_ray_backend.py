@@ -240,7 +240,7 @@ def test_pg_bench_iteration_times_both_backends_in_one_run(cluster, capsys):
 
 def test_compare_on_ray_runs_both_sides_there_with_the_local_numbers(cluster, tmp_path):
     from tests.test_compare import compare_args, csv_without_wall_time
-    from workbench import config as cfg
+    from workbench.app import runconfig as cfg
     args = compare_args(tmp_path / "local", algos="es-maml,maml-trpo", budget=200,
                         sets=["eval_every=2"])
     assert main([*args, "--quiet"]) == 0

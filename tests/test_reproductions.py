@@ -14,7 +14,7 @@ import pytest
 from reproductions import runner
 from reproductions.results import at_least, at_most, greater, not_worse, overall
 from reproductions.spec import FAILS, HOLDS, INCONCLUSIVE, VERDICTS, Check
-from workbench import config as cfg
+from workbench.app import runconfig as cfg
 from workbench import experiment
 from workbench import run as runmod
 from workbench.cli import main

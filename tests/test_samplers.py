@@ -167,7 +167,7 @@ def test_registry_and_make_sampler():
 def test_every_sampler_honours_the_configured_sigma(name):
     """The trainer builds its outer sampler with the configured sigma, whatever the sampler."""
     from es.trainer import ESMAML
-    from workbench import config as cfg
+    from workbench.app import runconfig as cfg
 
     sets = ["task.name=four-corners", "policy=L", "sigma=0.37", f"sampler={name}"]
     if name == "antithetic":

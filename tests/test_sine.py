@@ -76,7 +76,7 @@ def test_make_objective_uses_the_family_objective(setup):
 
 def test_values_match_per_point_loop(setup):
     family, spec, thetas, tasks, seeds = setup
-    ev = family.make_objective(spec)(thetas, tasks, seeds)
+    ev = make_objective(family, spec)(thetas, tasks, seeds)
     assert ev.values.dtype == torch.float64 and ev.values.shape == (5,)
     assert ev.rollouts == 5 and ev.env_steps == 5 * 7
     for i in range(5):
@@ -87,7 +87,7 @@ def test_values_match_per_point_loop(setup):
 
 def test_float32_thetas_are_close_to_float64(setup):
     family, spec, thetas, tasks, seeds = setup
-    obj = family.make_objective(spec)
+    obj = make_objective(family, spec)
     v64 = obj(thetas, tasks, seeds).values
     v32 = obj(thetas.float(), tasks, seeds).values
     torch.testing.assert_close(v32, v64, rtol=1e-4, atol=1e-4)
@@ -95,7 +95,7 @@ def test_float32_thetas_are_close_to_float64(setup):
 
 def test_gradient_matches_autograd_and_finite_differences(setup):
     family, spec, thetas, tasks, seeds = setup
-    obj = family.make_objective(spec)
+    obj = make_objective(family, spec)
     grads, ev = obj.gradient(thetas, tasks, seeds)
     assert grads.shape == thetas.shape and grads.dtype == thetas.dtype
     torch.testing.assert_close(ev.values, obj(thetas, tasks, seeds).values)
@@ -118,7 +118,7 @@ def test_gradient_matches_autograd_and_finite_differences(setup):
 
 def test_data_depends_only_on_the_seed(setup):
     family, spec, thetas, tasks, seeds = setup
-    obj = family.make_objective(spec)
+    obj = make_objective(family, spec)
     full = obj(thetas, tasks, seeds).values
     grads, _ = obj.gradient(thetas, tasks, seeds)
     for lo, hi in [(0, 1), (1, 4), (3, 5)]:
@@ -137,7 +137,7 @@ def test_data_depends_only_on_the_seed(setup):
 
 def test_held_out_points(setup):
     family, spec, thetas, tasks, seeds = setup
-    obj = family.make_objective(spec)
+    obj = make_objective(family, spec)
     ev = obj.held_out(thetas, tasks, seeds)
     assert ev.rollouts == 5 and ev.env_steps == 5 * 13
     big = obj.with_points(13)
@@ -173,10 +173,10 @@ def test_errors():
     with pytest.raises(ValueError, match="unknown config key 'task.horizon'"):
         SineRegression(horizon=3)
     with pytest.raises(ValueError, match="linear output"):
-        family.make_objective(PolicySpec.from_name("H", 1, 1))
+        make_objective(family, PolicySpec.from_name("H", 1, 1))
     with pytest.raises(ValueError, match="1-input"):
-        family.make_objective(PolicySpec.from_name("H", 2, 1, output="linear"))
-    obj = family.make_objective(maml_spec())
+        make_objective(family, PolicySpec.from_name("H", 2, 1, output="linear"))
+    obj = make_objective(family, maml_spec())
     theta = maml_spec().init(torch.Generator().manual_seed(0)).unsqueeze(0)
     with pytest.raises(ValueError, match="task ids"):
         obj(theta, torch.tensor([12]), torch.tensor([0]))
@@ -186,7 +186,7 @@ def test_errors():
 
 def test_exact_gradient_step_reduces_support_mse(setup):
     family, spec, thetas, tasks, seeds = setup
-    obj = family.make_objective(spec)
+    obj = make_objective(family, spec)
     op = ExactGradientStep(K=7, alpha=1e-3)
     out = op(obj, thetas, tasks, seeds)
     support = derive_many(seeds, PIVOT_KEY)
@@ -203,7 +203,7 @@ def test_exact_gradient_step_reduces_support_mse(setup):
 
 def test_exact_gradient_support_size_is_K(setup):
     family, spec, thetas, tasks, seeds = setup
-    obj = family.make_objective(spec)  # 7 points
+    obj = make_objective(family, spec)  # 7 points
     out = ExactGradientStep(K=3, alpha=0.01)(obj, thetas, tasks, seeds)
     grads, ev = obj.with_points(3).gradient(thetas, tasks, derive_many(seeds, PIVOT_KEY))
     assert out.evaluations[0].env_steps == 5 * 3
@@ -214,7 +214,7 @@ def test_exact_gradient_few_steps_fit_one_task():
     """Repeated exact steps at alpha = 0.01 drive the support MSE of a fixed task down."""
     family = SineRegression(num_points=10, num_train=5, num_test=1, split_seed=0)
     spec = maml_spec()
-    obj = family.make_objective(spec)
+    obj = make_objective(family, spec)
     theta = spec.init(torch.Generator().manual_seed(1)).unsqueeze(0)
     task, seed = torch.tensor([0]), torch.tensor([4])
     op = ExactGradientStep(K=10, alpha=0.01)

@@ -8,14 +8,15 @@ import os
 import pytest
 import torch
 
-from workbench import config as cfg
+from workbench.app import runconfig as cfg
+from workbench.config import usable_cpus
 from workbench.algorithm import algorithm_class
 from workbench.cli import main
 from workbench.tasks import make_family
 
 
 def test_usable_cpus_is_the_affinity_mask():
-    assert cfg.usable_cpus() == len(os.sched_getaffinity(0))
+    assert usable_cpus() == len(os.sched_getaffinity(0))
     family = make_family("halfcheetah-fb")
     assert family.nthread == len(os.sched_getaffinity(0))
     assert make_family("halfcheetah-fb", nthread=1).nthread == 1

@@ -17,7 +17,7 @@ import pytest
 import torch
 
 from es.trainer import ESMAML
-from workbench import config as cfg
+from workbench.app import runconfig as cfg
 from workbench.objective import Evaluation, Objective
 
 D = 6  # policy L on nav2d: 2 x 2 weights + 2 biases

@@ -124,7 +124,7 @@ def bench_iteration(task: str, algo: str = "es-maml", sets: list[str] | None = N
     (env-steps/s on Ray over local), whether both computed the same numbers, and the bytes
     the Ray backend sent and received per iteration.
     """
-    from workbench import config as cfg
+    from workbench.app import runconfig as cfg
     from workbench.algorithm import algorithm_class
     from workbench.backends import check_backend
 
@@ -438,7 +438,7 @@ def _contention_child() -> None:
     """One `bench_contention` measurement (argv[1]: JSON job); prints one JSON line."""
     import sys
 
-    from workbench import config as cfg
+    from workbench.app import runconfig as cfg
     from workbench.algorithm import algorithm_class
 
     job = json.loads(sys.argv[1])

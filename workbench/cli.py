@@ -222,7 +222,7 @@ def _compare(args: argparse.Namespace) -> int:
 
 
 def _config(args: argparse.Namespace) -> int:
-    from workbench import config as cfg
+    from workbench.app import runconfig as cfg
     from workbench.algorithm import algorithm_class
     if args.docs:
         print(cfg.reference_markdown(), end="")

@@ -41,7 +41,7 @@ from typing import Any, Iterator, Mapping, Sequence
 import numpy as np
 from tqdm import tqdm
 
-from workbench import config as cfg
+from workbench.app import runconfig as cfg
 from workbench import metrics as m
 from workbench import run as runmod
 from workbench.algorithm import algorithm_class

@@ -144,7 +144,12 @@ class RolloutObjective(Objective):
                           out.obs_stats, out.positions)
 
 
-def make_objective(family: TaskFamily, spec: PolicySpec, horizon: int,
+def make_objective(family: TaskFamily, spec: PolicySpec, horizon: int | None = None,
                    normalizer: Normalizer | None = None) -> Objective:
-    """The family's objective (`TaskFamily.make_objective`): rollouts, or a supervised loss."""
-    return family.make_objective(spec, horizon, normalizer)
+    """f_T for a family: its own supervised loss (`TaskFamily.supervised_objective`), else
+    the return of one rollout through the batched engine (horizon: the family's default if
+    None)."""
+    own = family.supervised_objective(spec)
+    if own is not None:
+        return own
+    return RolloutObjective(spec, family, horizon or family.default_horizon, normalizer)

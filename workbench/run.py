@@ -33,7 +33,8 @@ from typing import Any, Iterator
 
 import numpy as np
 import torch
-from workbench import checkpoint, config as cfg, metrics
+from workbench import checkpoint, metrics
+from workbench.app import runconfig as cfg
 from workbench.algorithm import Algorithm, EvalResult, algorithm_class
 from workbench.plotting import save_figure, trajectory_figure
 from workbench.progress import progress as progress_display

@@ -217,13 +217,11 @@ class TaskFamily(abc.ABC):
         none by default (tasks without a 2-D arena)."""
         return []
 
-    def make_objective(self, spec: Any, horizon: int | None = None,
-                       normalizer: Any = None) -> Any:
-        """f_T(theta) for this family: the return of one rollout through the batched engine
-        by default (horizon: the family's default if None); a supervised family returns its
-        own loss-based objective."""
-        from workbench.objective import RolloutObjective
-        return RolloutObjective(spec, self, horizon or self.default_horizon, normalizer)
+    def supervised_objective(self, spec: Any) -> Any:
+        """A supervised family's own loss-based objective for a model `spec`; None (the
+        default) for an RL family, whose objective is the return of a rollout
+        (`workbench.objective.make_objective` decides)."""
+        return None
 
     # -- simulators ------------------------------------------------------------------
     @abc.abstractmethod

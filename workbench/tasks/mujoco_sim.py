@@ -26,7 +26,7 @@ import importlib.util
 import os
 import warnings
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable
+from typing import Any, Callable, Protocol
 
 import mujoco
 import numpy as np
@@ -37,8 +37,19 @@ from torch import Tensor
 from workbench import seeding
 from workbench.tasks.base import BatchedSim
 
-if TYPE_CHECKING:
-    from workbench.tasks.locomotion import LocomotionFamily
+
+class SimFamily(Protocol):
+    """What `MujocoSim` takes from its task family (tasks/locomotion.py's `LocomotionFamily`
+    provides it): the robot, the family's parameters (`nthread`, reward weights), the task
+    table, a name for messages, and the task's reward term."""
+
+    name: str
+    robot: "Robot"
+    params: dict[str, Any]
+    table: Tensor
+    nthread: int
+
+    def task_reward(self, sim: "MujocoSim", velocity: np.ndarray) -> np.ndarray: ...
 
 ENGINES = ("batch", "loop")
 
@@ -218,9 +229,9 @@ class MujocoSim(BatchedSim):
     with MuJoCo's for the same cores, and the policy's batched matmul is tiny.
     """
 
-    family: "LocomotionFamily"
+    family: SimFamily
 
-    def __init__(self, family: "LocomotionFamily", tasks: Tensor, dtype: torch.dtype) -> None:
+    def __init__(self, family: SimFamily, tasks: Tensor, dtype: torch.dtype) -> None:
         self.engine = None
         super().__init__(family, tasks, dtype)
         if torch.get_num_threads() != 1:

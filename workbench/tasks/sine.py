@@ -7,7 +7,8 @@ linear output (`POLICY_DEFAULTS`), in the same flat `PolicySpec` layout as the R
 so the ES machinery treats it like any other population of parameter vectors.
 
 This is not an RL task: there is no simulator (`make_sim` raises). Instead the family
-supplies its own objective, `SineObjective` (picked up by `workbench.objective.make_objective`):
+supplies its own objective, `SineObjective` (`supervised_objective`, which
+`workbench.objective.make_objective` picks up):
 f_T(theta) = -MSE of theta on `num_points` points (higher is better), with exact gradients
 through autograd for the `exact-gradient` adaptation operator (A.6: "we can exactly compute
 grad L(theta)").
@@ -92,11 +93,10 @@ class SineRegression(TaskFamily):
     def make_sim(self, tasks: Tensor, dtype: torch.dtype = torch.float32) -> BatchedSim:
         raise ValueError("sine is a supervised regression task, not an RL task: it has no "
                          "simulator (no rollouts, bench or MetaEnv); evaluate it through "
-                         "family.make_objective(spec) / workbench.objective.make_objective")
+                         "workbench.objective.make_objective(family, spec)")
 
-    def make_objective(self, spec: PolicySpec, horizon: int | None = None,
-                       normalizer: Any = None) -> "SineObjective":
-        """The supervised objective (no rollouts: `horizon` and `normalizer` do not apply)."""
+    def supervised_objective(self, spec: PolicySpec) -> "SineObjective":
+        """The supervised objective (no rollouts, so no horizon or observation normaliser)."""
         return SineObjective(spec, self)
 
     # -- data ------------------------------------------------------------------------
