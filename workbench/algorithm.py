@@ -197,7 +197,3 @@ def one_per_task(positions: Tensor, tasks: Tensor, panels: int = 8) -> tuple[Ten
         first.setdefault(t, i)
     idx = torch.tensor(sorted(first.values(), key=lambda i: int(tasks[i]))[:panels])
     return positions[:, idx], tasks[idx]
-
-
-def as_float(x: Tensor | float) -> float:
-    return float(x.item() if isinstance(x, torch.Tensor) else x)
