@@ -20,7 +20,7 @@ from torch import Tensor
 from workbench.algorithm import make_family_from
 from workbench.policies import PolicySpec
 from workbench.rollout import evaluate
-from workbench.run import RunDir, load_run
+from workbench.app.run import RunDir, load_run
 from workbench.tasks import make_family
 
 #: Seed of the exploration pictures' perturbations and rollouts (fixed: pictures are

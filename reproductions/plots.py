@@ -2,7 +2,7 @@
 
 `curves` draws every panel of a figure three times: against the paper's x-axis (saved as
 `<figure>.png`), against total training rollouts and against wall-clock seconds. Mean and
-std over seeds come from `workbench.experiment.curves`, the one implementation `compare`
+std over seeds come from `workbench.app.experiment.curves`, the one implementation `compare`
 uses too. Panels are lettered (a), (b), ... in the order drawn; a panel that sets ES-MAML
 against a PG-MAML baseline is drawn against training rollouts even in the paper-axis
 picture, since their iterations cost very different numbers of rollouts. Std bands are
@@ -22,9 +22,9 @@ from reproductions import calibration
 from reproductions.results import Results
 from reproductions.spec import Panel, Run
 from workbench.app import runconfig as cfg
-from workbench.experiment import curves as curves_over_seeds
+from workbench.app.experiment import curves as curves_over_seeds
 from workbench.metrics import AXES, AXIS_LABELS
-from workbench.plotting import (ADAPTED, EXPLORATION, clip_band, draw_arena, draw_goals,
+from workbench.app.plotting import (ADAPTED, EXPLORATION, clip_band, draw_arena, draw_goals,
                                 integer_ticks, layout_figure, panel_letters, panel_title, plt,
                                 save_figure, suptitle, trajectory_legend)
 from workbench.tasks import family_class

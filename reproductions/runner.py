@@ -7,7 +7,7 @@ Layout of `--out DIR`:
   DIR/report.md      one section per reproduced figure (sections kept in DIR/report/)
 
 Checking, training, resuming and Ctrl-C are the experiment runner's
-(`workbench.experiment`, shared with `workbench compare`): every run's config is resolved
+(`workbench.app.experiment`, shared with `workbench compare`): every run's config is resolved
 and checked before the first run starts; a finished run is reused as it is, an interrupted
 one resumed from its checkpoint; a run directory whose config disagrees with the spec is
 refused (the numbers would not be the spec's); Ctrl-C stops the whole reproduction, and
@@ -26,7 +26,7 @@ from typing import Any
 from reproductions import plots, report, timing
 from reproductions.results import Results
 from reproductions.spec import INCONCLUSIVE, Check, Figure, Run
-from workbench import experiment
+from workbench.app import experiment
 from workbench import metrics as m
 from workbench.registry import Registry
 

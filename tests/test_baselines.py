@@ -20,9 +20,9 @@ from baselines.promp import promp_loss
 from baselines.sampler import RESET, log_prob, sample
 from baselines.trpo import conjugate_gradient, trpo_step
 from workbench.app import runconfig as cfg
-from workbench import run as runmod
+from workbench.app import run as runmod
 from workbench.algorithm import algorithm_class
-from workbench.cli import main
+from workbench.app.cli import main
 from workbench.policies import GaussianPolicy, PolicySpec
 from workbench.rollout import evaluate
 from workbench.seeding import derive, derive_many

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from reproductions.calibration import Budget, cache_name, calibrate, gap_share
-from workbench.cli import main
+from workbench.app.cli import main
 
 HORIZON = 100
 

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from workbench.cli import main
+from workbench.app.cli import main
 
 BENCH_KEYS = {"task", "rollouts", "horizon", "threads", "engine_steps_per_s",
               "loop_steps_per_s", "engine_over_loop"}

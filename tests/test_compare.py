@@ -14,9 +14,9 @@ import time
 import numpy as np
 import pytest
 
-from workbench import experiment
+from workbench.app import experiment
 from workbench import metrics as m
-from workbench.cli import main
+from workbench.app.cli import main
 
 #: Small enough that a whole compare trains in seconds: ES-MAML spends 21 rollouts per
 #: iteration, ProMP 100.
@@ -57,7 +57,7 @@ def test_a_directory_of_another_task_and_K_is_refused_and_left_untouched(tmp_pat
     assert "asks for K=3, task.name='four-corners'" in err
     assert snapshot(out) == before
     # the same compare again reuses every run as it is
-    from workbench.compare import compare
+    from workbench.app.compare import compare
     result = compare("nav2d", ["es-maml", "promp"], 1, 1, out, ["K=5", *SMALL], progress=False)
     assert (result["trained"], result["reused"]) == (0, 2)
     runs = lambda files: {p: b for p, b in files.items() if p.parts[0] in ("es-maml", "promp")}

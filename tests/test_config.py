@@ -10,7 +10,7 @@ import yaml
 
 from workbench.app import runconfig as cfg
 from workbench.algorithm import algorithm_class
-from workbench.cli import main
+from workbench.app.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
 ES = algorithm_class("es-maml")

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from workbench.algorithm import end_point_spread
-from workbench.cli import main
+from workbench.app.cli import main
 from workbench.metrics import EXPLORATION_SPREAD
 
 

@@ -15,8 +15,8 @@ from reproductions import plots
 from reproductions.plots import BOUND_LABELS
 from reproductions.results import Results
 from reproductions.spec import Figure, Panel, Run, Scale
-from workbench import plotting
-from workbench.cli import main
+from workbench.app import plotting
+from workbench.app.cli import main
 from workbench.metrics import ENV_STEPS, ITERATION, ROLLOUTS, TEST_POST, TEST_PRE, WALL_TIME
 from workbench.tasks import make_family
 

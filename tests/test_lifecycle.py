@@ -17,8 +17,8 @@ import pytest
 import torch
 
 from tests.conftest import ES_TINY, set_args
-from workbench import run as runmod
-from workbench.cli import main
+from workbench.app import run as runmod
+from workbench.app.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
 ENV = {**os.environ, "OMP_NUM_THREADS": "1"}
@@ -312,7 +312,7 @@ def test_evaluate_matches_the_log_for_a_pg_baseline(tmp_path, capsys):
 
 
 def test_time_left_is_the_remaining_work_at_the_pace_so_far():
-    from workbench.progress import duration, time_left
+    from workbench.app.progress import duration, time_left
     assert time_left(10, 60.0, 30) == "~3 min left"  # 6 s a unit, 30 units
     assert time_left(4, 8.0, 5) == "~10 s left"
     assert time_left(1, 600.0, 20) == "~3.3 h left"
@@ -324,7 +324,7 @@ def test_plain_progress_lines_say_the_time_left(monkeypatch):
     """A resumed run's pace counts only the units done since it resumed."""
     import io
 
-    from workbench import progress
+    from workbench.app import progress
     clock = [100.0]
     monkeypatch.setattr(progress.time, "monotonic", lambda: clock[0])
     out = io.StringIO()
@@ -338,7 +338,7 @@ def test_a_reproduce_log_line_says_the_run_s_time_left(tmp_path, monkeypatch, ca
     """The runner's plain line for a running run gives its time left at its pace since it
     (re)started: here 2 of a smoke run's 3 iterations took 40 s, so 1 takes ~20 s."""
     from reproductions import runner
-    from workbench import experiment
+    from workbench.app import experiment
     job = runner.prepare("a6", "smoke", tmp_path).jobs[0]
     clock = [1000.0]
     monkeypatch.setattr(experiment.time, "monotonic", lambda: clock[0])
@@ -358,7 +358,7 @@ def test_a_resumed_run_is_said_to_resume_at_its_newest_checkpoint(tmp_path, caps
     """Lines logged after the newest checkpoint are trained again, so the log says the run
     resumes at the checkpoint (1 of 3 iterations here), not at its last metrics line (2)."""
     from reproductions import runner
-    from workbench import experiment
+    from workbench.app import experiment
     job = runner.prepare("a6", "smoke", tmp_path).jobs[0]
     (job.path / "checkpoints").mkdir(parents=True)
     (job.path / "checkpoints" / "iter_000001.pt").write_bytes(b"")  # only its name is read

@@ -22,7 +22,7 @@ import torch
 
 from baselines.maml_exact import ExactMAML
 from es.trainer import ESMAML
-from workbench.experiment import resolved_config
+from workbench.app.experiment import resolved_config
 from workbench.metrics import TEST_POST, post_after_steps
 from workbench.objective import gradient_steps
 from workbench.policies import MAML_INIT_STD, PolicySpec
@@ -114,8 +114,8 @@ def blind_mse() -> float:
 
 @pytest.mark.slow
 def test_a_short_run_adapts_better_than_any_task_blind_model(tmp_path):
-    from workbench.cli import main
-    from workbench.run import RunDir
+    from workbench.app.cli import main
+    from workbench.app.run import RunDir
     out = tmp_path / "run"
     assert main(["train", "--algo", "maml", "--task", "sine", "--set", "K=5", "--set",
                  "iterations=2000", "--set", "eval_every=2000", "--out", str(out),

@@ -329,7 +329,7 @@ def test_registry_names():
 def test_bench_rollouts_cli_on_mujoco(capsys):
     import json
 
-    from workbench.cli import main
+    from workbench.app.cli import main
     assert main(["bench", "rollouts", "--task", "walker2d-fb", "--rollouts", "6", "--horizon",
                  "30", "--threads", "2", "--json"]) == 0
     result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import MUJOCO_TINY, set_args
-from workbench import run as runmod
-from workbench.cli import main
+from workbench.app import run as runmod
+from workbench.app.cli import main
 
 pytestmark = pytest.mark.slow
 

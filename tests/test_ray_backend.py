@@ -21,9 +21,9 @@ import pytest
 import torch
 
 from tests.conftest import RAY_SMOKE, set_args
-from workbench import run as runmod
+from workbench.app import run as runmod
 from workbench.backends import RAY_INSTALL_HINT, make_backend
-from workbench.cli import main
+from workbench.app.cli import main
 
 pytestmark = pytest.mark.slow
 
@@ -66,7 +66,7 @@ def numbers(metrics: list[dict]) -> list[dict]:
 
 
 def final_state(out: Path) -> dict:
-    from workbench import checkpoint
+    from workbench.app import checkpoint
     return checkpoint.load(checkpoint.latest(out / "checkpoints"))["state"]
 
 

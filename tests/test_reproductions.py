@@ -15,9 +15,9 @@ from reproductions import runner
 from reproductions.results import at_least, at_most, greater, not_worse, overall
 from reproductions.spec import FAILS, HOLDS, INCONCLUSIVE, VERDICTS, Check
 from workbench.app import runconfig as cfg
-from workbench import experiment
-from workbench import run as runmod
-from workbench.cli import main
+from workbench.app import experiment
+from workbench.app import run as runmod
+from workbench.app.cli import main
 from workbench.metrics import WALL_TIME
 
 #: Derived from the registry, never repeated here: a new figure is tested by being registered.

@@ -14,7 +14,7 @@ from reproductions import paths
 from reproductions.results import (LAST, Results, clipped_mean, greater, max_drawdown,
                                    path_straightness, reached, seeds_needed)
 from reproductions.spec import FAILS, HOLDS, INCONCLUSIVE, Run
-from workbench.cli import main
+from workbench.app.cli import main
 from workbench.metrics import TEST_POST, TEST_PRE
 
 

@@ -8,8 +8,8 @@ import pytest
 
 from tests.conftest import ES_TINY, set_args
 from workbench import metrics
-from workbench import run as runmod
-from workbench.cli import main
+from workbench.app import run as runmod
+from workbench.app.cli import main
 
 PG_TINY = ["meta_batch=4", "K=3", "horizon=20", "eval_every=2", "eval_adaptations=4",
            "width=8", "checkpoint_every=2"]

@@ -11,7 +11,7 @@ import torch
 from workbench.app import runconfig as cfg
 from workbench.config import usable_cpus
 from workbench.algorithm import algorithm_class
-from workbench.cli import main
+from workbench.app.cli import main
 from workbench.tasks import make_family
 
 

@@ -15,9 +15,9 @@ import pytest
 import torch
 
 from tests.conftest import ES_TINY, set_args
-from workbench import run as runmod
-from workbench.checkpoint import CheckpointError
-from workbench.cli import main
+from workbench.app import run as runmod
+from workbench.app.checkpoint import CheckpointError
+from workbench.app.cli import main
 
 KEYS = {"iteration", "wall_time_s", "rollouts", "env_steps", "train/pre_adaptation_return",
         "train/post_adaptation_return"}

@@ -1,7 +1,7 @@
 """The contract between a meta-learning algorithm and the workbench's run loop.
 
 An algorithm (ES-MAML in `es`, the PG baselines in `baselines`) is a class registered under
-the entry-point group `workbench.algorithms`. The run loop (`workbench.run`) owns the run
+the entry-point group `workbench.algorithms`. The run loop (`workbench.app.run`) owns the run
 directory, metrics, TensorBoard, checkpoints, signals and the progress bar; the algorithm
 owns one training iteration and one test evaluation. All randomness of iteration i derives
 from `(seed, i)`, so an algorithm's `state_dict` (parameters, normaliser, optimiser state)
@@ -56,7 +56,7 @@ class EvalResult:
     #: Further numbers of the evaluation, named `test/...`; the run loop writes them to
     #: `metrics.jsonl` and TensorBoard beside the two returns.
     extras: dict[str, float] = field(default_factory=dict)
-    #: Every test adaptation, for statistics beyond the mean (`workbench.run` saves them to
+    #: Every test adaptation, for statistics beyond the mean (`workbench.app.run` saves them to
     #: `evaluations/iter_NNNNNN.npz`): task ids [n], pre- and post-adaptation values [n], and
     #: for 2-D tasks evaluated with `record=True` all adapted positions [T + 1, n, 2].
     tasks: Tensor | None = None

@@ -23,7 +23,7 @@ import torch
 
 from reproductions.pilots import final, train
 from workbench.metrics import TEST_PRE
-from workbench.run import load_run
+from workbench.app.run import load_run
 
 #: Operator settings evaluated on a fixed meta-policy: (adapt_sigma, alpha, K).
 SWEEP = [(0.1, 0.05, 20), (0.03, 0.015, 20), (0.01, 0.005, 20), (0.003, 0.0015, 20),

@@ -23,7 +23,7 @@ import torch
 from reproductions.pilots import final, train
 from workbench.metrics import TEST_PRE
 from workbench.policies import PolicySpec
-from workbench.run import load_run
+from workbench.app.run import load_run
 
 #: a4's ES-MAML setting, then one factor changed at a time.
 BASE = {"adaptation": "mc", "K": 20, "policy": "H"}

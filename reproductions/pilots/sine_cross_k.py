@@ -2,7 +2,7 @@
 
 MAML's paper trains its sine model once, with K = 10, and fine-tunes it on K = 5, 10 and 20
 points; the a6 runs train one model per K. This pilot loads each given run's last
-checkpoint with K replaced (`workbench.run.load_run`), evaluates it on 1,000 test
+checkpoint with K replaced (`workbench.app.run.load_run`), evaluates it on 1,000 test
 adaptations (the 100 test tasks, 10 support sets each) and prints the held-out MSE after
 1, 2 and 3 gradient steps. Works for `maml` and `es-maml` (exact-gradient) runs alike.
 
@@ -16,7 +16,7 @@ import argparse
 import torch
 
 from workbench.metrics import post_after_steps
-from workbench.run import load_run
+from workbench.app.run import load_run
 
 K_EVAL = (5, 10, 20)
 

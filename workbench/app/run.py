@@ -33,11 +33,12 @@ from typing import Any, Iterator
 
 import numpy as np
 import torch
-from workbench import checkpoint, metrics
+from workbench import metrics
+from workbench.app import checkpoint
 from workbench.app import runconfig as cfg
 from workbench.algorithm import Algorithm, EvalResult, algorithm_class
-from workbench.plotting import save_figure, trajectory_figure
-from workbench.progress import progress as progress_display
+from workbench.app.plotting import save_figure, trajectory_figure
+from workbench.app.progress import progress as progress_display
 from workbench.seeding import derive
 
 #: Config keys a resume may change: they do not alter any number the run computes.

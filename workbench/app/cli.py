@@ -29,7 +29,7 @@ def _positive(flag: str, value: int | None, allowed: str = "a positive integer")
 
 
 def _bench(args: argparse.Namespace) -> int:
-    from workbench.bench import bench_iteration, bench_rollouts
+    from workbench.app.bench import bench_iteration, bench_rollouts
     if args.what == "contention":
         return _bench_contention(args)
     if args.task is None:
@@ -101,7 +101,7 @@ def _bench(args: argparse.Namespace) -> int:
 
 
 def _bench_contention(args: argparse.Namespace) -> int:
-    from workbench.bench import bench_contention
+    from workbench.app.bench import bench_contention
     _positive("--iterations", args.iterations, "a positive number of training iterations")
     given = [flag for flag, value, default in (
         ("--rollouts", args.rollouts, None), ("--horizon", args.horizon, None),
@@ -140,7 +140,7 @@ def _backend_flags(args: argparse.Namespace) -> dict[str, str]:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from workbench import run
+    from workbench.app import run
     if args.resume:
         if args.algo or args.task or args.config or args.seed is not None or args.out:
             raise ValueError("--resume DIR takes only --set (e.g. --set iterations=N), "
@@ -169,14 +169,14 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    from workbench.run import evaluate_run
+    from workbench.app.run import evaluate_run
     result = evaluate_run(args.run_dir, args.adaptations)
     print(json.dumps(result))
     return 0
 
 
 def _runs(args: argparse.Namespace) -> int:
-    from workbench.run import list_runs
+    from workbench.app.run import list_runs
     found = list_runs(args.directory)
     if args.json:
         print(json.dumps(found))
@@ -201,7 +201,7 @@ def _runs(args: argparse.Namespace) -> int:
 
 
 def _compare(args: argparse.Namespace) -> int:
-    from workbench.compare import compare
+    from workbench.app.compare import compare
     algos = [a.strip() for a in args.algos.split(",") if a.strip()]
     try:
         sets = [*args.set, *(f"{k}={v}" for k, v in _backend_flags(args).items())]

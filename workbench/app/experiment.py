@@ -10,7 +10,7 @@ A caller describes each run as a `Job` (a label, a run directory and the config 
    already trained past the job's budget. Each job ends up `done` (finished: reused as it
    is), `resume` (checkpointed: continued) or `new`. Nothing on disk changes.
 2. `execute` trains the jobs that are not done, in order, inline (`parallel=1`) or in
-   `parallel` one-thread worker processes (`python -m workbench.experiment DIR new|resume`).
+   `parallel` one-thread worker processes (`python -m workbench.app.experiment DIR new|resume`).
    A run directory is written only when its job starts. SIGINT or SIGTERM stops the whole
    command: the running runs finish their iteration and checkpoint, no further run starts,
    and the outcome says `interrupted` (callers then write no report and exit with 130).
@@ -43,10 +43,10 @@ from tqdm import tqdm
 
 from workbench.app import runconfig as cfg
 from workbench import metrics as m
-from workbench import run as runmod
+from workbench.app import run as runmod
 from workbench.algorithm import algorithm_class
-from workbench.checkpoint import iterations_done, list_checkpoints
-from workbench.progress import INTERVAL_S, is_terminal, time_left
+from workbench.app.checkpoint import iterations_done, list_checkpoints
+from workbench.app.progress import INTERVAL_S, is_terminal, time_left
 
 NEW, RESUME, DONE = "new", "resume", "done"
 #: Exit status of a worker process whose run was stopped by a signal (checkpointed).
@@ -91,7 +91,7 @@ _ABSENT = "(absent)"
 
 def differences(have: Mapping[str, Any], want: Mapping[str, Any]) -> list[tuple[str, Any, Any]]:
     """(dotted key, stored value, wanted value) for every key that changes a run's numbers
-    (everything but `workbench.run.RESUMABLE_KEYS`)."""
+    (everything but `workbench.app.run.RESUMABLE_KEYS`)."""
     a, b = flatten(have), flatten(want)
     out = []
     for key in sorted(set(a) | set(b)):
@@ -244,7 +244,7 @@ class _Stop:
 
     Outside a run our handler sets `stop` (and forwards the signal to worker processes,
     which run in sessions of their own so a terminal's Ctrl-C reaches them only once).
-    Inside an inline run, `workbench.run.train` installs its own handler (finish the
+    Inside an inline run, `workbench.app.run.train` installs its own handler (finish the
     iteration, checkpoint, stop); a signal it swallows on a run's last iteration is still
     seen here through the wakeup file descriptor, which records every handled signal."""
 
@@ -502,7 +502,7 @@ def _inline(todo: Sequence[Job], display: _Display, stop: _Stop, outcome: Outcom
 
 
 def worker_command(job: Job) -> list[str]:
-    return [sys.executable, "-m", "workbench.experiment", str(job.path),
+    return [sys.executable, "-m", "workbench.app.experiment", str(job.path),
             RESUME if job.state == RESUME else NEW]
 
 
@@ -564,9 +564,9 @@ def run_jobs(jobs: Sequence[Job], parallel: int = 1, progress: bool = True) -> O
 
 
 def worker_main(argv: Sequence[str]) -> int:
-    """`python -m workbench.experiment RUN_DIR new|resume`: train one prepared directory."""
+    """`python -m workbench.app.experiment RUN_DIR new|resume`: train one prepared directory."""
     if len(argv) != 2 or argv[1] not in (NEW, RESUME):
-        print("usage: python -m workbench.experiment RUN_DIR new|resume", file=sys.stderr)
+        print("usage: python -m workbench.app.experiment RUN_DIR new|resume", file=sys.stderr)
         return 2
     directory = runmod.RunDir(argv[0])
     summary = runmod.train(directory, cfg.load(directory.config), resume=argv[1] == RESUME,

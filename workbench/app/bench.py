@@ -24,7 +24,7 @@ import torch
 
 from workbench.config import usable_cpus
 from workbench.policies import PolicySpec
-from workbench.progress import progress as progress_display
+from workbench.app.progress import progress as progress_display
 from workbench.rollout import evaluate
 from workbench.tasks import make_family
 
@@ -404,7 +404,7 @@ def bench_contention(task: str = "four-corners", iterations: int = 30,
                         ["yes"], stdout=subprocess.DEVNULL, stdin=subprocess.DEVNULL,
                         preexec_fn=lambda: os.sched_setaffinity(0, {busy_core}))
                 proc = subprocess.run(
-                    [sys.executable, "-c", "from workbench.bench import _contention_child; "
+                    [sys.executable, "-c", "from workbench.app.bench import _contention_child; "
                      "_contention_child()", json.dumps(job)],
                     env=env, capture_output=True, text=True)
             finally:

@@ -1,7 +1,7 @@
 """Head-to-head comparisons: several algorithms, the same task, seeds and rollout budget.
 
 `workbench compare --task T --algos es-maml,promp --seeds 3 --budget-rollouts R --out DIR`
-is a front end over the experiment runner (`workbench.experiment`): it turns its options
+is a front end over the experiment runner (`workbench.app.experiment`): it turns its options
 into one job per (algorithm, seed), trained in `DIR/<algo>/seed<k>` until the run's
 cumulative training rollouts reach R, and leaves checking, resuming, refusing a directory
 of another config, Ctrl-C and progress to the runner. When every run is finished it writes
@@ -25,10 +25,10 @@ from typing import Any
 
 import numpy as np
 
-from workbench import experiment
+from workbench.app import experiment
 from workbench import metrics as m
-from workbench.plotting import plt, save_figure
-from workbench.run import RunDir, check_out_dir
+from workbench.app.plotting import plt, save_figure
+from workbench.app.run import RunDir, check_out_dir
 
 #: The iteration limit of a compare run: never reached, the rollout budget stops it first.
 MAX_ITERATIONS = 1_000_000
