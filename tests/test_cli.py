@@ -40,3 +40,30 @@ def test_tasks_listing(capsys):
     for name in ["nav2d", "four-corners", "four-corners-penalty", "six-circles",
                  "cartpole-biased"]:
         assert name in out
+
+
+def test_a_new_run_builds_its_algorithm_once_and_a_resume_once(tmp_path, monkeypatch):
+    """`workbench train` builds the algorithm once per run: the build that checks the
+    config before anything is written is the one that trains (issue 27)."""
+    from workbench.algorithm import algorithm_class as real
+    from workbench.app import run
+    built = []
+
+    def counting(name):
+        cls = real(name)
+
+        class Counted(cls):
+            def __init__(self, config):
+                built.append(config["seed"])
+                super().__init__(config)
+        return Counted
+
+    monkeypatch.setattr(run, "algorithm_class", counting)
+    out = tmp_path / "r"
+    args = ["train", "--algo", "es-maml", "--task", "four-corners", "--set", "policy=L",
+            "--set", "iterations=2", "--set", "num_perturbations=2", "--set", "eval_every=2",
+            "--out", str(out), "--quiet"]
+    assert main(args) == 0
+    assert built == [0]
+    assert main(["train", "--resume", str(out), "--set", "iterations=3", "--quiet"]) == 0
+    assert built == [0, 0]

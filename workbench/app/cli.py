@@ -146,13 +146,15 @@ def _train(args: argparse.Namespace) -> int:
             raise ValueError("--resume DIR takes only --set (e.g. --set iterations=N), "
                              "--backend, --ray-address and --threads")
         directory, config = run.resume_config(args.resume, args.set, **_backend_flags(args))
+        algo = None  # built by train
     else:
         missing = [f"--{k}" for k in ("algo", "task", "out") if not getattr(args, k)]
         if missing:
             raise ValueError(f"train needs {', '.join(missing)} (or --resume DIR)")
-        directory, config = run.start(args.algo, args.task, args.out, args.config, args.set,
-                                      args.seed, **_backend_flags(args))
-    summary = run.train(directory, config, resume=bool(args.resume), progress=not args.quiet)
+        directory, config, algo = run.start(args.algo, args.task, args.out, args.config,
+                                            args.set, args.seed, **_backend_flags(args))
+    summary = run.train(directory, config, resume=bool(args.resume), progress=not args.quiet,
+                        algo=algo)
     if summary["stopped"]:
         print(f"interrupted after iteration {summary['iterations']}; checkpoint saved. "
               f"Continue with: workbench train --resume {shlex.quote(str(directory.path))}")

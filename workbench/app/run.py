@@ -33,10 +33,11 @@ from typing import Any, Iterator
 
 import numpy as np
 import torch
+
 from workbench import metrics
+from workbench.algorithm import Algorithm, EvalResult, algorithm_class
 from workbench.app import checkpoint
 from workbench.app import runconfig as cfg
-from workbench.algorithm import Algorithm, EvalResult, algorithm_class
 from workbench.app.plotting import save_figure, trajectory_figure
 from workbench.app.progress import progress as progress_display
 from workbench.seeding import derive
@@ -219,20 +220,25 @@ def write_trajectories(run: RunDir, algo: Algorithm, result: EvalResult, iterati
 
 def start(algo_name: str, task: str, out: str | Path, config_file: str | None = None,
           sets: list[str] | None = None, seed: int | None = None,
-          **overrides: Any) -> tuple[RunDir, dict]:
-    """Resolve a new run's config and create its directory (refusing to overwrite a run).
+          **overrides: Any) -> tuple[RunDir, dict, Algorithm]:
+    """Resolve a new run's config, build its algorithm and create its directory (refusing
+    to overwrite a run); the algorithm goes on to `train`, so a run builds it once.
 
     `overrides` (e.g. `backend`, `ray_address` from command-line flags) apply last."""
-    config = cfg.resolve(algorithm_class(algo_name), config_file, sets or (), task=task,
-                         seed=seed, **overrides)
+    algo_cls = algorithm_class(algo_name)
+    config = cfg.resolve(algo_cls, config_file, sets or (), task=task, seed=seed, **overrides)
     run = RunDir(check_out_dir(out))
     if run.config.exists():
         raise ValueError(f"{run.path} already holds a run; use --resume {run.path} to "
                          f"continue it, or choose another --out")
-    algorithm_class(algo_name)(config)  # fail on a bad config before creating anything
-    run.path.mkdir(parents=True, exist_ok=True)
-    cfg.dump(config, run.config)
-    return run, config
+    algo = algo_cls(config)  # a bad config fails here, before anything is created
+    try:
+        run.path.mkdir(parents=True, exist_ok=True)
+        cfg.dump(config, run.config)
+    except BaseException:
+        algo.close()
+        raise
+    return run, config, algo
 
 
 def resume_config(out: str | Path, sets: list[str] | None,
@@ -258,9 +264,12 @@ def resume_config(out: str | Path, sets: list[str] | None,
 
 
 def train(run: RunDir, config: dict[str, Any], resume: bool = False,
-          progress: bool = True) -> dict[str, Any]:
-    """Run (or continue) training; returns a summary with the last test evaluation."""
-    algo = algorithm_class(config["algo"])(config)
+          progress: bool = True, algo: Algorithm | None = None) -> dict[str, Any]:
+    """Run (or continue) training; returns a summary with the last test evaluation.
+    `algo`: the run's algorithm if the caller built it (`start`), else built here; either
+    way it is closed at the end."""
+    if algo is None:
+        algo = algorithm_class(config["algo"])(config)
     try:
         return _train(run, config, algo, resume, progress)
     finally:
