@@ -2,7 +2,7 @@
 
 `curves` draws every panel of a figure three times: against the paper's x-axis (saved as
 `<figure>.png`), against total training rollouts and against wall-clock seconds. Mean and
-std over seeds come from `workbench.app.experiment.curves`, the one implementation `compare`
+std over seeds come from `workbench.app.curves.curves`, the one implementation `compare`
 uses too. Panels are lettered (a), (b), ... in the order drawn; a panel that sets ES-MAML
 against a PG-MAML baseline is drawn against training rollouts even in the paper-axis
 picture, since their iterations cost very different numbers of rollouts. Std bands are
@@ -22,7 +22,7 @@ from reproductions import calibration
 from reproductions.results import Results
 from reproductions.spec import Panel, Run
 from workbench.app import runconfig as cfg
-from workbench.app.experiment import curves as curves_over_seeds
+from workbench.app.curves import curves as curves_over_seeds
 from workbench.metrics import AXES, AXIS_LABELS
 from workbench.app.plotting import (ADAPTED, EXPLORATION, clip_band, draw_arena, draw_goals,
                                 integer_ticks, layout_figure, panel_letters, panel_title, plt,
@@ -34,7 +34,7 @@ ES_ALGOS = ("es-maml",)
 
 def mean_std(results: Results, run: str, axis: str, metric: str, negate: bool,
              floor: float | None = None):
-    """x, mean and std over seeds of a run's metric (`experiment.curves`, as compare);
+    """x, mean and std over seeds of a run's metric (`workbench.app.curves`, as compare);
     with `floor`, of each evaluation's clipped mean (`Results.clipped_rows`)."""
     rows = (results.clipped_rows(run, floor) if floor is not None
             else [results.evals[run][s] for s in results.seeds])

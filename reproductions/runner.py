@@ -27,6 +27,8 @@ from reproductions import plots, report, timing
 from reproductions.results import Results
 from reproductions.spec import INCONCLUSIVE, Check, Figure, Run
 from workbench.app import experiment
+from workbench.app.display import start_progress
+from workbench.app.jobs import DONE, Job, budget, plan, resolved_config
 from workbench import metrics as m
 from workbench.registry import Registry
 
@@ -51,17 +53,17 @@ def load_figure(name: str) -> Figure:
 
 
 def jobs_for(figure: Figure, runs: list[Run], seeds: list[int],
-             dirs: dict[tuple[str, int], Path], backend: str) -> list[experiment.Job]:
+             dirs: dict[tuple[str, int], Path], backend: str) -> list[Job]:
     """The runner's jobs: one per (run, seed), its config resolved from the spec."""
     jobs = []
     for run in runs:
         for seed in seeds:
             try:
-                config = experiment.resolved_config(run.algo, run.task, run.set_list(), seed,
+                config = resolved_config(run.algo, run.task, run.set_list(), seed,
                                                     backend)
             except ValueError as err:
                 raise ValueError(f"{figure.name} run {run.name}: {err}") from None
-            jobs.append(experiment.Job(f"{figure.name} {run.name} seed {seed}",
+            jobs.append(Job(f"{figure.name} {run.name} seed {seed}",
                                        dirs[(run.name, seed)], config))
     return jobs
 
@@ -134,8 +136,8 @@ def write_csv(results: Results, path: Path) -> Path:
     return path
 
 
-def longest_first(jobs: list[experiment.Job], run_of: dict[Path, Run], out: Path
-                  ) -> list[experiment.Job]:
+def longest_first(jobs: list[Job], run_of: dict[Path, Run], out: Path
+                  ) -> list[Job]:
     """The order the jobs train in. When every job's seconds per iteration is known under
     `out` (`timing.known`: runs there, even partly trained, whose iterations cost the same,
     or the cache a `--time-at-scale --measure` run left there), the longest remaining work
@@ -153,9 +155,9 @@ def longest_first(jobs: list[experiment.Job], run_of: dict[Path, Run], out: Path
     if not all(key in per for key in keys.values()):
         return jobs
 
-    def work(job: experiment.Job) -> float:
-        total, _ = experiment.budget(job.config)
-        left = 0.0 if job.state == experiment.DONE else 1 - experiment.start_progress(job) / total
+    def work(job: Job) -> float:
+        total, _ = budget(job.config)
+        left = 0.0 if job.state == DONE else 1 - start_progress(job) / total
         return left * int(job.config["iterations"]) * per[keys[job.path]]
 
     return sorted(jobs, key=work, reverse=True)  # stable: ties keep the spec's order
@@ -170,7 +172,7 @@ class Prepared:
     runs: list[Run]
     seeds: list[int]
     dirs: dict[tuple[str, int], Path]
-    jobs: list[experiment.Job]
+    jobs: list[Job]
     out: Path
     panels: list[str] | None
 
@@ -178,7 +180,7 @@ class Prepared:
 def prepare(name: str, scale: str, out: str | Path, seeds: int | str | None = None,
             backend: str = "local", panels: list[str] | None = None,
             runs: list[str] | None = None) -> Prepared:
-    """Resolve and check every run of one figure (`experiment.plan`); writes nothing.
+    """Resolve and check every run of one figure (`workbench.app.jobs.plan`); writes nothing.
     `seeds` as `parse_seeds`; `panels` and `runs` restrict the figure's runs (`select`)."""
     figure = load_figure(name)
     spec = figure.scale(scale)
@@ -187,7 +189,7 @@ def prepare(name: str, scale: str, out: str | Path, seeds: int | str | None = No
     selected = select(figure, scale, panels, runs)
     base = out / "runs" / figure.name / scale
     dirs = {(r.name, s): base / r.name / f"seed{s}" for r in selected for s in chosen}
-    jobs = experiment.plan(jobs_for(figure, selected, chosen, dirs, backend))
+    jobs = plan(jobs_for(figure, selected, chosen, dirs, backend))
     jobs = longest_first(jobs, {dirs[(r.name, s)]: r for r in selected for s in chosen}, out)
     return Prepared(figure, scale, selected, chosen, dirs, jobs, out, panels)
 

@@ -14,7 +14,7 @@ import time
 import numpy as np
 import pytest
 
-from workbench.app import experiment
+from workbench.app.curves import curves
 from workbench import metrics as m
 from workbench.app.cli import main
 
@@ -123,17 +123,17 @@ def test_curves_average_seeds_on_a_common_grid():
     a = rows([(0, 10, 1.0, 0.0), (4, 50, 3.0, 4.0), (9, 100, 5.0, 8.0)])
     b = rows([(0, 10, 2.0, 2.0), (4, 50, 4.0, 2.0), (9, 100, 6.0, 2.0)])
     # shared x values: the evaluations themselves, iterations counted as completed
-    x, mean, std = experiment.curves([a, b], "iterations")
+    x, mean, std = curves([a, b], "iterations")
     assert x.tolist() == [1, 5, 10]
     assert mean.tolist() == [1.0, 3.0, 5.0] and std.tolist() == [1.0, 1.0, 3.0]
     # wall time differs per seed: both are interpolated onto every x in the common range
-    x, mean, _ = experiment.curves([a, b], "wall_time")
+    x, mean, _ = curves([a, b], "wall_time")
     assert x.tolist() == [2.0, 3.0, 4.0, 5.0]
     assert mean.tolist() == pytest.approx([(2 + 2) / 2, (4 + 2) / 2, (6 + 2) / 2, (8 + 2) / 2])
     # lines without the metric (training iterations) are skipped
-    x, _, _ = experiment.curves([a + [{m.ITERATION: 10, m.ROLLOUTS: 110, m.WALL_TIME: 7.0}], b],
+    x, _, _ = curves([a + [{m.ITERATION: 10, m.ROLLOUTS: 110, m.WALL_TIME: 7.0}], b],
                                 "rollouts")
     assert x.tolist() == [10, 50, 100]
     with pytest.raises(ValueError, match="no seed has a value"):
-        experiment.curves([[{m.ITERATION: 0}]], "iterations")
-    assert np.isfinite(experiment.curves([a], "rollouts")[1]).all()
+        curves([[{m.ITERATION: 0}]], "iterations")
+    assert np.isfinite(curves([a], "rollouts")[1]).all()

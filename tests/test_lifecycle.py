@@ -338,11 +338,11 @@ def test_a_reproduce_log_line_says_the_run_s_time_left(tmp_path, monkeypatch, ca
     """The runner's plain line for a running run gives its time left at its pace since it
     (re)started: here 2 of a smoke run's 3 iterations took 40 s, so 1 takes ~20 s."""
     from reproductions import runner
-    from workbench.app import experiment
+    from workbench.app import display as display_mod
     job = runner.prepare("a6", "smoke", tmp_path).jobs[0]
     clock = [1000.0]
-    monkeypatch.setattr(experiment.time, "monotonic", lambda: clock[0])
-    display = experiment._Display([job], enabled=True)
+    monkeypatch.setattr(display_mod.time, "monotonic", lambda: clock[0])
+    display = display_mod.JobDisplay([job], enabled=True)
     assert display.plain  # stderr is captured here, not a terminal
     display.open(job)
     job.path.mkdir(parents=True, exist_ok=True)
@@ -358,13 +358,14 @@ def test_a_resumed_run_is_said_to_resume_at_its_newest_checkpoint(tmp_path, caps
     """Lines logged after the newest checkpoint are trained again, so the log says the run
     resumes at the checkpoint (1 of 3 iterations here), not at its last metrics line (2)."""
     from reproductions import runner
-    from workbench.app import experiment
+    from workbench.app import display as display_mod
+    from workbench.app.jobs import RESUME
     job = runner.prepare("a6", "smoke", tmp_path).jobs[0]
     (job.path / "checkpoints").mkdir(parents=True)
     (job.path / "checkpoints" / "iter_000001.pt").write_bytes(b"")  # only its name is read
     (job.path / "metrics.jsonl").write_text("".join(
         json.dumps({"iteration": i, "rollouts": 8 * (i + 1)}) + "\n" for i in range(2)))
-    job.state = experiment.RESUME
-    experiment._Display([job], enabled=True).open(job)
+    job.state = RESUME
+    display_mod.JobDisplay([job], enabled=True).open(job)
     line = capsys.readouterr().err.splitlines()[-1]
     assert line.endswith("seed 0 resumed at 1/3 iterations"), line

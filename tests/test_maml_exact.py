@@ -22,7 +22,7 @@ import torch
 
 from baselines.maml_exact import ExactMAML
 from es.trainer import ESMAML
-from workbench.app.experiment import resolved_config
+from workbench.app.jobs import resolved_config
 from workbench.metrics import TEST_POST, post_after_steps
 from workbench.objective import gradient_steps
 from workbench.policies import MAML_INIT_STD, PolicySpec

@@ -15,7 +15,7 @@ from reproductions import runner
 from reproductions.results import at_least, at_most, greater, not_worse, overall
 from reproductions.spec import FAILS, HOLDS, INCONCLUSIVE, VERDICTS, Check
 from workbench.app import runconfig as cfg
-from workbench.app import experiment
+from workbench.app import jobs as jobmod
 from workbench.app import run as runmod
 from workbench.app.cli import main
 from workbench.metrics import WALL_TIME
@@ -123,7 +123,7 @@ def _stopped_after_one_iteration(out: Path, figure: str) -> tuple:
     first iteration would be (checkpointed); returns the run and its directory."""
     run = runner.load_figure(figure).scale("smoke").runs[0]
     path = out / "runs" / figure / "smoke" / run.name / "seed0"
-    config = experiment.resolved_config(run.algo, run.task, [*run.set_list(), "iterations=1"],
+    config = jobmod.resolved_config(run.algo, run.task, [*run.set_list(), "iterations=1"],
                                         0, "local")
     path.mkdir(parents=True)
     cfg.dump(config, path / "config.yaml")
@@ -245,7 +245,8 @@ def test_bad_names_fail_with_the_valid_ones(tmp_path, capsys):
     assert main(["reproduce", "fig4", "--panel", "cartpol", "--out", str(tmp_path)]) == 2
     assert "has no panel cartpol; valid: cartpole, cartpole-norml, swimmer, walker" in capsys.readouterr().err
     assert main(["reproduce", "fig2", "--seeds", "0", "--out", str(tmp_path)]) == 2
-    assert "--seeds must be >= 1" in capsys.readouterr().err
+    assert "--seeds must be a count N >= 1 (seeds 0 to N-1) or a range FIRST-LAST" in \
+        capsys.readouterr().err
     assert not (tmp_path / "runs").exists()  # nothing was created
 
 
@@ -254,10 +255,10 @@ def test_a_run_directory_with_another_config_is_not_silently_reused(tmp_path, sm
     shutil.copytree(smoke / "runs" / "fig2", tmp_path / "runs" / "fig2")
     path = tmp_path / "runs" / "fig2" / "smoke" / "hc-K20" / "seed0"
     run = runner.load_figure("fig2").scale("smoke").runs[0]
-    config = experiment.resolved_config(run.algo, run.task, [*run.set_list(), "K=5"], 0)
-    with pytest.raises(experiment.ConfigMismatch,
+    config = jobmod.resolved_config(run.algo, run.task, [*run.set_list(), "K=5"], 0)
+    with pytest.raises(jobmod.ConfigMismatch,
                        match=r"holds a run with K=20; this command asks for K=5"):
-        experiment.plan([experiment.Job("hc-K20", path, config)])
+        jobmod.plan([jobmod.Job("hc-K20", path, config)])
 
 
 def test_every_run_is_checked_before_the_first_one_trains(tmp_path):
@@ -266,7 +267,7 @@ def test_every_run_is_checked_before_the_first_one_trains(tmp_path):
     run = next(r for r in runner.load_figure("a4").scale("smoke").runs if r.name == "pg")
     pg = tmp_path / "runs" / "a4" / "smoke" / "pg" / "seed0"
     pg.mkdir(parents=True)
-    cfg.dump(experiment.resolved_config(run.algo, run.task, [*run.set_list(), "K=7"], 0),
+    cfg.dump(jobmod.resolved_config(run.algo, run.task, [*run.set_list(), "K=7"], 0),
              pg / "config.yaml")
     before = (pg / "config.yaml").read_bytes()
     assert main(["reproduce", "a4", "--quiet", "--out", str(tmp_path)]) == 2

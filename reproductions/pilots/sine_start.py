@@ -27,7 +27,7 @@ from torch.func import jacrev, vmap
 
 from es.adaptation.base import PIVOT_KEY
 from es.trainer import ESMAML, POST
-from workbench.app.experiment import resolved_config
+from workbench.app.jobs import resolved_config
 from workbench.seeding import derive_many
 
 SETS = ["adaptation=exact-gradient", "alpha=0.01", "task.num_points=50"]

@@ -7,7 +7,7 @@ cumulative training rollouts reach R, and leaves checking, resuming, refusing a 
 of another config, Ctrl-C and progress to the runner. When every run is finished it writes
 `DIR/compare.csv` (every test evaluation of every run), one PNG per x-axis
 (`compare_iterations.png`, `compare_rollouts.png`, `compare_wall_time.png`: mean +- std of
-the post-adaptation test return over seeds, from `experiment.curves`) and `DIR/compare.md`,
+the post-adaptation test return over seeds, from `workbench.app.curves`) and `DIR/compare.md`,
 a table of final post-adaptation returns. An interrupted compare writes none of these.
 
 `--set key=value` applies to every selected algorithm that has the key, `--set
@@ -25,8 +25,10 @@ from typing import Any
 
 import numpy as np
 
-from workbench.app import experiment
 from workbench import metrics as m
+from workbench.app import experiment
+from workbench.app.curves import curves
+from workbench.app.jobs import Job, flatten, resolved_config
 from workbench.app.plotting import plt, save_figure
 from workbench.app.run import RunDir, check_out_dir
 
@@ -45,7 +47,7 @@ FIELDS = ["algo", "seed", m.ITERATION, m.ROLLOUTS, m.WALL_TIME, m.TEST_PRE, m.TE
 
 def _keys(config: dict[str, Any]) -> tuple[set[str], set[str]]:
     """(dotted keys, section names) of a resolved config."""
-    return (set(experiment.flatten(config)),
+    return (set(flatten(config)),
             {k for k, v in config.items() if isinstance(v, dict)})
 
 
@@ -63,7 +65,7 @@ def _closest(key: str, keys: set[str]) -> str:
 def route_sets(task: str, algos: list[str], sets: list[str]) -> dict[str, list[str]]:
     """Each algorithm's `key=value` strings from `--set [ALGO:]KEY=VALUE`, every key
     checked against the selected algorithms' configs."""
-    known = {algo: _keys(experiment.resolved_config(algo, task)) for algo in algos}
+    known = {algo: _keys(resolved_config(algo, task)) for algo in algos}
     routed: dict[str, list[str]] = {algo: [] for algo in algos}
     for item in sets:
         if "=" not in item:
@@ -94,7 +96,7 @@ def route_sets(task: str, algos: list[str], sets: list[str]) -> dict[str, list[s
 
 
 def jobs_for(task: str, algos: list[str], seeds: int, budget: int, out: str | Path,
-             sets: list[str] | None = None) -> list[experiment.Job]:
+             sets: list[str] | None = None) -> list[Job]:
     """One job per (algorithm, seed): `out/<algo>/seed<k>`, trained to `budget` rollouts."""
     if seeds < 1 or budget < 1:
         raise ValueError(f"--seeds and --budget-rollouts must be positive; got {seeds}, {budget}")
@@ -108,17 +110,17 @@ def jobs_for(task: str, algos: list[str], seeds: int, budget: int, out: str | Pa
     for algo in algos:
         for seed in range(seeds):
             try:
-                config = experiment.resolved_config(
+                config = resolved_config(
                     algo, task, [*routed[algo], f"budget_rollouts={budget}",
                                  f"iterations={MAX_ITERATIONS}"], seed)
             except ValueError as err:
                 raise ValueError(f"{algo}: {err}") from None
-            jobs.append(experiment.Job(f"{algo} seed {seed}", out / algo / f"seed{seed}",
+            jobs.append(Job(f"{algo} seed {seed}", out / algo / f"seed{seed}",
                                        config))
     return jobs
 
 
-def evaluations(jobs: list[experiment.Job]) -> list[dict[str, Any]]:
+def evaluations(jobs: list[Job]) -> list[dict[str, Any]]:
     """One row per test evaluation of every job's run, in job and iteration order."""
     rows = []
     for job in jobs:
@@ -147,7 +149,7 @@ def plot(rows: list[dict[str, Any]], algos: list[str], task: str, out: Path) -> 
     for axis in m.AXES:
         fig, ax = plt.subplots(figsize=(6, 4))
         for algo in algos:
-            x, mean, std = experiment.curves(_per_seed(rows, algo), axis, m.TEST_POST)
+            x, mean, std = curves(_per_seed(rows, algo), axis, m.TEST_POST)
             (line,) = ax.plot(x, mean, label=algo)
             ax.fill_between(x, mean - std, mean + std, color=line.get_color(), alpha=0.25)
         ax.set_xlabel(m.AXIS_LABELS[axis])
