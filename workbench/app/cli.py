@@ -29,7 +29,8 @@ def _positive(flag: str, value: int | None, allowed: str = "a positive integer")
 
 
 def _bench(args: argparse.Namespace) -> int:
-    from workbench.app.bench import bench_iteration, bench_rollouts
+    from workbench.app.bench.iteration import bench_iteration
+    from workbench.app.bench.rollouts import bench_rollouts
     if args.what == "contention":
         return _bench_contention(args)
     if args.task is None:
@@ -101,7 +102,7 @@ def _bench(args: argparse.Namespace) -> int:
 
 
 def _bench_contention(args: argparse.Namespace) -> int:
-    from workbench.app.bench import bench_contention
+    from workbench.app.bench.contention import bench_contention
     _positive("--iterations", args.iterations, "a positive number of training iterations")
     given = [flag for flag, value, default in (
         ("--rollouts", args.rollouts, None), ("--horizon", args.horizon, None),
