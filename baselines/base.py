@@ -28,7 +28,7 @@ from torch import Tensor
 from baselines import surrogates
 from baselines.advantages import BASELINES, Processed, process
 from baselines.sampler import Batch, concat, distribution, gaussian_kl, log_prob
-from workbench.algorithm import Algorithm, EvalResult, IterationResult, one_per_task
+from workbench.algorithm import Algorithm, EvalResult, IterationResult
 from workbench.config import Section, option
 from workbench.metrics import TEST_POST_STOCHASTIC, TEST_PRE_STOCHASTIC
 from workbench.normalization import Normalizer
@@ -242,14 +242,10 @@ class PGMAML(Algorithm):
                                      self.horizon, self.normalizer, seeds=seeds, dtype=DTYPE)
         det = deterministic_rollouts(self.spec, self.family, adapted[:, :D], tasks, self.horizon,
                                      self.normalizer, seeds=seeds, record=two_d, dtype=DTYPE)
-        result = EvalResult(float(pre.returns.mean()), float(det.returns.mean()), extras={
-            TEST_PRE_STOCHASTIC: float(steps[0].batch.returns.mean()),
-            TEST_POST_STOCHASTIC: float(post.batch.returns.mean())},
-            tasks=tasks, pre_values=pre.returns, post_values=det.returns,
-            positions=det.positions if two_d else None)
-        if two_d and det.positions is not None:
-            result.trajectories, result.trajectory_tasks = one_per_task(det.positions, tasks)
-        return result
+        return EvalResult.of(tasks, pre.returns, det.returns,
+                             det.positions if two_d else None, extras={
+                                 TEST_PRE_STOCHASTIC: float(steps[0].batch.returns.mean()),
+                                 TEST_POST_STOCHASTIC: float(post.batch.returns.mean())})
 
     # -- checkpoints -----------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:

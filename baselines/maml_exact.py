@@ -119,9 +119,7 @@ class ExactMAML(Algorithm):
             self.alpha, max(steps, int(self.config["eval_steps"])))
         held_out = [self.objective.held_out(p, tasks, derive_many(seeds, POST)).values
                     for p in points]
-        result = EvalResult(float(evaluations[0].values.mean()), float(held_out[steps].mean()),
-                            tasks=tasks, pre_values=evaluations[0].values,
-                            post_values=held_out[steps])
+        result = EvalResult.of(tasks, evaluations[0].values, held_out[steps])
         for k in range(1, int(self.config["eval_steps"]) + 1):
             result.extras[post_after_steps(k)] = float(held_out[k].mean())
         return result

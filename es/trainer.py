@@ -32,7 +32,7 @@ from es.adaptation.base import query
 from es.estimators import KINDS, NORMALIZATIONS, es_gradient, es_hessian_vector, normalize_values
 from es.samplers import SAMPLERS, make_sampler
 from workbench import points as wp
-from workbench.algorithm import Algorithm, EvalResult, IterationResult, one_per_task
+from workbench.algorithm import Algorithm, EvalResult, IterationResult
 from workbench.config import Section, option
 from workbench.normalization import Normalizer
 from workbench.objective import Evaluation, make_objective
@@ -237,16 +237,13 @@ class ESMAML(Algorithm):
         # supervised objectives score on held-out points; rollouts are scored as in training
         post = self.objective.held_out(adapted.thetas, tasks, derive_many(seeds, POST),
                                        record=two_d)
-        result = EvalResult(float(adapted.pre_values.mean()), float(post.values.mean()),
-                            tasks=tasks, pre_values=adapted.pre_values, post_values=post.values,
-                            positions=post.positions if two_d else None)
+        result = EvalResult.of(tasks, adapted.pre_values, post.values,
+                               post.positions if two_d else None)
         if hasattr(self.operator, "further_steps"):  # exact-gradient: Fig. A6's 1-3 steps
             for steps, thetas in self.operator.further_steps(self.objective, wp.broadcast(
                     self.theta, n), tasks, seeds).items():
                 values = self.objective.held_out(thetas, tasks, derive_many(seeds, POST)).values
                 result.extras[post_after_steps(steps)] = float(values.mean())
-        if two_d and post.positions is not None:
-            result.trajectories, result.trajectory_tasks = one_per_task(post.positions, tasks)
         return result
 
     def backend_counters(self) -> dict[str, float]:

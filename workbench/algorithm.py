@@ -64,6 +64,20 @@ class EvalResult:
     post_values: Tensor | None = None
     positions: Tensor | None = None
 
+    @classmethod
+    def of(cls, tasks: Tensor, pre_values: Tensor, post_values: Tensor,
+           positions: Tensor | None = None,
+           extras: dict[str, float] | None = None) -> "EvalResult":
+        """An evaluation from its per-adaptation values: their means as the two returns,
+        the values themselves, and, with `positions` (2-D tasks, recorded), one adapted
+        path per task for the trajectory plot."""
+        result = cls(float(pre_values.mean()), float(post_values.mean()),
+                     extras=dict(extras or {}), tasks=tasks, pre_values=pre_values,
+                     post_values=post_values, positions=positions)
+        if positions is not None:
+            result.trajectories, result.trajectory_tasks = one_per_task(positions, tasks)
+        return result
+
 
 class Algorithm(abc.ABC):
     """One meta-learning algorithm, configured by a resolved config dict."""

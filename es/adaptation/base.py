@@ -19,7 +19,8 @@ from typing import Any, ClassVar
 import torch
 from torch import Tensor
 
-from es.estimators import NORMALIZATIONS
+from es.adaptation.corruption import corrupt
+from es.estimators import NORMALIZATIONS, normalize_values
 from workbench import points as wp
 from workbench.config import Section, option
 from workbench.objective import Evaluation, Objective
@@ -103,3 +104,21 @@ def query(objective: Objective, thetas: Tensor, directions: Tensor, sigma: float
                                        torch.arange(k).repeat(p))])
     ev = objective(points, all_tasks, all_seeds)
     return ev.values[:p], ev.values[p:].reshape(p, k), ev
+
+
+def sampled_values(operator: "AdaptationOperator", objective: Objective, thetas: Tensor,
+                   tasks: Tensor, seeds: Tensor
+                   ) -> tuple[Tensor, Tensor, Tensor, Tensor, Evaluation]:
+    """The sampled query MC and RBO share: K directions per point from `operator.sampler`
+    (drawn from the point's seed), the pivot and the K queries (`query`), corrupted as
+    `corrupt_fraction` / `corrupt_scale` say, then z-scored together with the pivot
+    (`normalization`). Returns `(directions [P, K, D], pivot [P] (raw values), z [P, K + 1]
+    (pivot first), skip [P] (rows z-scoring left alone), evaluation)`."""
+    dirs = operator.sampler.sample(derive_many(seeds, DIRECTIONS_KEY), operator.K,
+                                   thetas.shape[1], dtype=thetas.dtype)
+    pivot, values, ev = query(objective, thetas, dirs, operator.sigma, tasks, seeds)
+    values = corrupt(values, float(operator.options["corrupt_fraction"]),
+                     float(operator.options["corrupt_scale"]), seeds)
+    z, skip = normalize_values(torch.cat([pivot.unsqueeze(1), values], 1),
+                               operator.options["normalization"])
+    return dirs, pivot, z, skip, ev

@@ -11,19 +11,16 @@ same seeds, so the two operators are compared on identical data).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 from torch import Tensor
 
-from dataclasses import dataclass
-
-from es.adaptation.base import (DIRECTIONS_KEY, AdaptationOperator, Adapted, CorruptionOptions,
-                                query)
-from es.adaptation.corruption import corrupt
-from es.estimators import es_gradient, normalize_values
-from workbench.config import option
+from es.adaptation.base import AdaptationOperator, Adapted, CorruptionOptions, sampled_values
+from es.estimators import es_gradient
 from es.samplers import Sampler, make_sampler
+from workbench.config import option
 from workbench.objective import Objective
-from workbench.seeding import derive_many
 
 
 class MonteCarloStep(AdaptationOperator):
@@ -39,13 +36,7 @@ class MonteCarloStep(AdaptationOperator):
 
     def __call__(self, objective: Objective, thetas: Tensor, tasks: Tensor,
                  seeds: Tensor) -> Adapted:
-        dirs = self.sampler.sample(derive_many(seeds, DIRECTIONS_KEY), self.K, thetas.shape[1],
-                                   dtype=thetas.dtype)
-        pivot, values, ev = query(objective, thetas, dirs, self.sigma, tasks, seeds)
-        values = corrupt(values, float(self.options["corrupt_fraction"]),
-                         float(self.options["corrupt_scale"]), seeds)
-        z, skip = normalize_values(torch.cat([pivot.unsqueeze(1), values], 1),
-                                   self.options["normalization"])
+        dirs, pivot, z, skip, ev = sampled_values(self, objective, thetas, tasks, seeds)
         grad = es_gradient(z[:, 1:], dirs, self.sigma, "forward-fd", pivot=z[:, 0])
         grad = torch.where(skip.unsqueeze(1), torch.zeros_like(grad), grad)
         return Adapted(thetas + self.alpha * grad.to(thetas.dtype), pivot, [ev])

@@ -37,14 +37,10 @@ import torch
 from scipy.optimize import linprog
 from torch import Tensor
 
-from es.adaptation.base import (DIRECTIONS_KEY, AdaptationOperator, Adapted, CorruptionOptions,
-                                query)
-from es.adaptation.corruption import corrupt
-from es.estimators import normalize_values
-from workbench.config import option
+from es.adaptation.base import AdaptationOperator, Adapted, CorruptionOptions, sampled_values
 from es.samplers import make_sampler
+from workbench.config import option
 from workbench.objective import Objective
-from workbench.seeding import derive_many
 
 __all__ = ["DECODERS", "RegressionStep", "decode", "decode_many"]
 
@@ -215,13 +211,7 @@ class RegressionStep(AdaptationOperator):
 
     def __call__(self, objective: Objective, thetas: Tensor, tasks: Tensor,
                  seeds: Tensor) -> Adapted:
-        dirs = self.sampler.sample(derive_many(seeds, DIRECTIONS_KEY), self.K, thetas.shape[1],
-                                   dtype=thetas.dtype)
-        pivot, values, ev = query(objective, thetas, dirs, self.sigma, tasks, seeds)
-        values = corrupt(values, float(self.options["corrupt_fraction"]),
-                         float(self.options["corrupt_scale"]), seeds)
-        z, skip = normalize_values(torch.cat([pivot.unsqueeze(1), values], 1),
-                                   self.options["normalization"])
+        dirs, pivot, z, skip, ev = sampled_values(self, objective, thetas, tasks, seeds)
         y = z[:, 1:] - z[:, :1]
         x = torch.zeros(thetas.shape, dtype=torch.float64)
         live = (~skip).nonzero().squeeze(1)

@@ -83,11 +83,12 @@ class GoalParams(HealthParams):
 
 
 class LocomotionFamily(TaskFamily):
+    """A MuJoCo robot with a task reward; subclasses pick the robot and the task kind."""
+
     #: Torch threads for any process that steps these tasks: MuJoCo's own threads own the
     #: cores; set once when an algorithm is built, so every iteration of a
     #: run (resumed or not) runs its torch code on the same thread count.
     torch_threads = 1
-    """A MuJoCo robot with a task reward; subclasses pick the robot and the task kind."""
 
     robot: ClassVar[Robot]
     simulator = "mujoco"
