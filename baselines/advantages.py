@@ -1,6 +1,6 @@
 """Returns, the linear feature baseline, GAE and advantage normalisation, per task batch.
 
-All tensors are `[T, B]` (time first, B = n K rollouts, task-major; see `baselines.sampler`)
+All tensors are `[T, B]` (time first, B = n K rollouts, task-major; see `baselines.trajectories`)
 with a `mask [T, B]` of the steps that were taken. Everything here is computed once per
 sampled batch and held fixed (no gradient) while the policy is optimised.
 
@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from baselines.sampler import Batch
+from baselines.trajectories import Batch
 
 BASELINES = ("linear", "zero")
 EPS = 1e-8

@@ -27,14 +27,14 @@ from torch import Tensor
 
 from baselines import surrogates
 from baselines.advantages import BASELINES, Processed, process
-from baselines.sampler import Batch, concat, distribution, gaussian_kl, log_prob
+from baselines.trajectories import Batch, concat, distribution, gaussian_kl, log_prob
 from workbench.algorithm import Algorithm, EvalResult, IterationResult
 from workbench.config import Section, option
 from workbench.metrics import TEST_POST_STOCHASTIC, TEST_PRE_STOCHASTIC
-from workbench.normalization import Normalizer
+from workbench.obs_normalization import Normalizer
 from workbench.optim import Adam
 from workbench.policies import GaussianPolicy, PolicySpec
-from workbench.rollout import evaluate as deterministic_rollouts
+from workbench.rollout import deterministic_rollouts
 from workbench.seeding import derive, derive_many
 
 INNER_LOSSES = ("vpg", "lvc", "dice")
@@ -142,7 +142,7 @@ class PGMAML(Algorithm):
         self.theta = policy.flat().detach().to(DTYPE).clone()
         self.adam = Adam(self.theta)
         # rollouts in this process, or split by tasks over the backend's workers
-        self.sampler = self.backend.sampler("baselines.sampler:sample", concat, self.spec,
+        self.sampler = self.backend.sampler("baselines.trajectories:sample", concat, self.spec,
                                             self.family, self.horizon, self.K, DTYPE,
                                             self.config["task"])
 

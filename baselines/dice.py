@@ -50,7 +50,7 @@ from baselines import surrogates
 from baselines.advantages import Processed
 from baselines.base import PGMAML, PGConfig, Step
 from baselines.meta_baseline import MetaBaseline
-from baselines.sampler import Batch, log_prob
+from baselines.trajectories import Batch, log_prob
 from workbench.config import option
 from workbench.policies import PolicySpec
 from workbench.seeding import derive

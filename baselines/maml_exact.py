@@ -32,7 +32,7 @@ from typing import Any
 
 import torch
 
-from workbench import points as wp
+from workbench import recipes as wp
 from workbench.algorithm import Algorithm, EvalResult, IterationResult
 from workbench.config import Section, option
 from workbench.metrics import post_after_steps

@@ -23,7 +23,7 @@ from torch import Tensor
 
 from baselines import surrogates
 from baselines.base import PGMAML, PGConfig, Step, mean_kl
-from baselines.sampler import log_prob
+from baselines.trajectories import log_prob
 from workbench.config import option
 from workbench.policies import PolicySpec
 

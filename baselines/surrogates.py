@@ -1,7 +1,7 @@
 """Surrogate losses of the PG-MAML baselines, as plain functions of recorded tensors.
 
 Every function takes per-step tensors `[T, B]` (B = n K rollouts, task-major, see
-`baselines.sampler`) and returns one loss PER TASK `[n]`, so that `autograd.grad` of their
+`baselines.trajectories`) and returns one loss PER TASK `[n]`, so that `autograd.grad` of their
 sum with respect to per-task parameters `[n, P]` gives each task its own inner gradient.
 The same functions build the inner steps and the outer objectives of MAML-TRPO, ProMP and
 DiCE, and are what `tests/test_baselines.py` checks against closed-form meta-gradients.

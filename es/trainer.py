@@ -30,15 +30,15 @@ from torch import Tensor
 from es.adaptation import make_operator
 from es.adaptation.base import query
 from es.estimators import KINDS, NORMALIZATIONS, es_gradient, es_hessian_vector, normalize_values
-from es.samplers import SAMPLERS, make_sampler
-from workbench import points as wp
+from es.directions import SAMPLERS, make_sampler
+from workbench import recipes as wp
 from workbench.algorithm import Algorithm, EvalResult, IterationResult
 from workbench.config import Section, option
-from workbench.normalization import Normalizer
+from workbench.obs_normalization import Normalizer
 from workbench.objective import Evaluation, make_objective
 from workbench.metrics import post_after_steps
 from workbench.optim import Adam
-from workbench.rollout import evaluate
+from workbench.rollout import deterministic_rollouts
 from workbench.seeding import derive, derive_many
 
 VARIANTS = ("zero-order", "fo-hessian", "fo-nohessian")
@@ -147,7 +147,7 @@ class ESMAML(Algorithm):
                                           dtype=torch.float64)
         dirs = outer[0]
         # theta + sigma g_i, then m copies of theta, each repeated tb times; described
-        # (workbench.points) so a remote backend sends theta and one seed, not the rows.
+        # (workbench.recipes) so a remote backend sends theta and one seed, not the rows.
         points = wp.concat([wp.perturb(self.theta.unsqueeze(0), sigma, outer),
                             wp.broadcast(self.theta, m)])
         points = wp.repeat_rows(points, tb)
@@ -256,7 +256,7 @@ class ESMAML(Algorithm):
         seeds = torch.randint(0, 2**62, (K,), generator=g)
         thetas = self.theta + float(self.config["adapt_sigma"]) * torch.randn(
             K, self.theta.numel(), generator=g, dtype=self.theta.dtype)
-        out = evaluate(self.spec, self.family, thetas, torch.full((K,), task), self.horizon,
+        out = deterministic_rollouts(self.spec, self.family, thetas, torch.full((K,), task), self.horizon,
                        self.normalizer, seeds=seeds, record=True)
         return out.positions
 

@@ -38,10 +38,10 @@ import torch
 from torch import Tensor
 
 from es.estimators import es_gradient, normalize_values
-from workbench.normalization import Normalizer
+from workbench.obs_normalization import Normalizer
 from workbench.optim import Adam
 from workbench.policies import PolicySpec
-from workbench.rollout import evaluate
+from workbench.rollout import deterministic_rollouts
 from workbench.seeding import derive, derive_many
 from workbench.tasks import TaskFamily, make_family
 
@@ -103,7 +103,7 @@ def mean_returns(spec: PolicySpec, family: TaskFamily, thetas: Tensor, tasks: Te
     """Each of `thetas [P, D]` on every (task, seed) pair of `tasks [E]`, `seeds [E]`:
     mean returns `[P]` and the observation statistics of all rollouts."""
     P, E = thetas.shape[0], len(tasks)
-    out = evaluate(spec, family, thetas.repeat_interleave(E, 0), tasks.repeat(P), horizon,
+    out = deterministic_rollouts(spec, family, thetas.repeat_interleave(E, 0), tasks.repeat(P), horizon,
                    normalizer, seeds=seeds.repeat(P), dtype=torch.float64)
     return out.returns.reshape(P, E).mean(1), out.obs_stats
 

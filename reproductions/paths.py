@@ -19,7 +19,7 @@ from torch import Tensor
 
 from workbench.algorithm import make_family_from
 from workbench.policies import PolicySpec
-from workbench.rollout import evaluate
+from workbench.rollout import deterministic_rollouts
 from workbench.app.run import RunDir, load_run
 from workbench.tasks import make_family
 
@@ -65,7 +65,7 @@ def stay_put_return(task: str, horizon: int | None = None, **params: Any) -> flo
     family = make_family(task, **params)
     spec = PolicySpec.from_name("L", family.obs_dim, family.act_dim)
     n = family.num_tasks
-    out = evaluate(spec, family, torch.zeros(n, spec.num_params), torch.arange(n),
+    out = deterministic_rollouts(spec, family, torch.zeros(n, spec.num_params), torch.arange(n),
                    horizon or family.default_horizon, dtype=torch.float64)
     return float(out.returns.mean())
 

@@ -92,7 +92,7 @@ class _Recorder:
 
 def test_mc_step_equals_its_formula_with_the_pivot_z_scored_in():
     """theta' = theta + alpha / (K sigma) sum_i (z_i - z_0) eps_i, z = zscore([f0, f_1..f_K])."""
-    from es.samplers import make_sampler
+    from es.directions import make_sampler
     from es.adaptation.base import DIRECTIONS_KEY
     from workbench.seeding import derive_many
 

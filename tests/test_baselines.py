@@ -17,14 +17,14 @@ from baselines.dice import dice_outer_loss
 from baselines.maml_trpo import MAMLTRPO, outer_surrogate
 from baselines.meta_baseline import MetaBaseline
 from baselines.promp import promp_loss
-from baselines.sampler import RESET, log_prob, sample
+from baselines.trajectories import RESET, log_prob, sample
 from baselines.trpo import conjugate_gradient, trpo_step
 from workbench.app import runconfig as cfg
 from workbench.app import run as runmod
 from workbench.algorithm import algorithm_class
 from workbench.app.cli import main
 from workbench.policies import GaussianPolicy, PolicySpec
-from workbench.rollout import evaluate
+from workbench.rollout import deterministic_rollouts
 from workbench.seeding import derive, derive_many
 from workbench.tasks import make_family
 from workbench.tasks.base import BatchedSim, TaskFamily
@@ -377,7 +377,7 @@ def test_near_deterministic_sampling_matches_the_engine(task):
     tasks = family.train_ids[:n]
     seeds = torch.arange(n * K) + 100
     batch = sample(spec, family, params, tasks, K, 60, seeds)
-    ref = evaluate(spec, family, mean.repeat_interleave(K, 0), tasks.repeat_interleave(K), 60,
+    ref = deterministic_rollouts(spec, family, mean.repeat_interleave(K, 0), tasks.repeat_interleave(K), 60,
                    seeds=derive_many(seeds, RESET))
     torch.testing.assert_close(batch.returns, ref.returns, rtol=1e-5, atol=1e-4)
     assert torch.equal(batch.lengths, ref.lengths)
@@ -610,7 +610,7 @@ def test_evaluate_reports_deterministic_and_stochastic_returns():
     s = derive(0, EVAL, 0)
     tasks = algo.family.sample_tasks(n, torch.Generator().manual_seed(derive(s, TASKS)), "test")
     assert set(tasks.tolist()) <= set(algo.family.test_ids.tolist())
-    ref = evaluate(algo.spec, algo.family, algo.theta[:D].expand(n, D), tasks, algo.horizon,
+    ref = deterministic_rollouts(algo.spec, algo.family, algo.theta[:D].expand(n, D), tasks, algo.horizon,
                    seeds=derive_many(derive(s, DETERMINISTIC), torch.arange(n)))
     assert abs(result.pre_return - float(ref.returns.mean())) < 1e-4
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from workbench.normalization import Normalizer
+from workbench.obs_normalization import Normalizer
 from workbench.policies import PolicySpec
-from workbench.rollout import evaluate
+from workbench.rollout import deterministic_rollouts
 from workbench.tasks import make_family
 
 
@@ -32,24 +32,24 @@ def test_bad_horizon(horizon):
     family = make_family("nav2d")
     spec = PolicySpec.from_name("L", 2, 2)
     with pytest.raises(ValueError, match="horizon must be a positive integer"):
-        evaluate(spec, family, spec.init().unsqueeze(0), torch.tensor([0]), horizon)
+        deterministic_rollouts(spec, family, spec.init().unsqueeze(0), torch.tensor([0]), horizon)
 
 
 def test_theta_of_wrong_size():
     family = make_family("nav2d")
     spec = PolicySpec.from_name("H", 2, 2)
     with pytest.raises(ValueError, match=r"theta has shape \(3, 7\).*expects \[P, 162\]"):
-        evaluate(spec, family, torch.zeros(3, 7), torch.tensor([0, 1, 2]), 10)
+        deterministic_rollouts(spec, family, torch.zeros(3, 7), torch.tensor([0, 1, 2]), 10)
 
 
 def test_theta_task_count_mismatch_and_policy_task_mismatch():
     family = make_family("nav2d")
     spec = PolicySpec.from_name("L", 2, 2)
     with pytest.raises(ValueError, match="2 parameter vectors but 3 task ids"):
-        evaluate(spec, family, torch.zeros(2, spec.num_params), torch.tensor([0, 1, 2]), 10)
+        deterministic_rollouts(spec, family, torch.zeros(2, spec.num_params), torch.tensor([0, 1, 2]), 10)
     wrong = PolicySpec.from_name("L", 4, 1)
     with pytest.raises(ValueError, match="does not fit task nav2d"):
-        evaluate(wrong, family, torch.zeros(1, wrong.num_params), torch.tensor([0]), 10)
+        deterministic_rollouts(wrong, family, torch.zeros(1, wrong.num_params), torch.tensor([0]), 10)
 
 
 def test_action_of_wrong_shape():

@@ -9,11 +9,11 @@ import math
 import pytest
 import torch
 
-from baselines.sampler import NOISE, RESET, sample
+from baselines.trajectories import NOISE, RESET, sample
 from tests.test_rollout import scalar_policy
 from tests.test_tasks import scalar_env
 from workbench import rollout, seeding
-from workbench.normalization import STATS_CHUNK, Normalizer, chunk_stats, fold, stats_of
+from workbench.obs_normalization import STATS_CHUNK, Normalizer, chunk_stats, fold, stats_of
 from workbench.policies import PolicySpec
 from workbench.tasks import make_family
 
@@ -78,7 +78,7 @@ def test_es_engine_and_pg_sampler_both_run_the_one_loop(monkeypatch):
     family = make_family("cartpole-biased")
     spec = PolicySpec.from_name("H", family.obs_dim, family.act_dim, width=8)
     params = gaussian_params(spec, 2, -1.0)
-    out = rollout.evaluate(spec, family, params[:, :spec.num_params], family.train_ids[:2], 20)
+    out = rollout.deterministic_rollouts(spec, family, params[:, :spec.num_params], family.train_ids[:2], 20)
     assert calls == [()] and out.trace is None, "the ES engine traces nothing"
     batch = sample(spec, family, params, family.train_ids[:2], 3, 20, torch.arange(6))
     assert len(calls) == 2 and set(calls[1]) == {"obs", "actions", "mask", "rewards", "dones"}
@@ -168,8 +168,8 @@ def test_a_batch_sampled_in_task_slices_concatenates_to_the_whole_batch():
     # the slices (sampled as a Ray worker does, without stopping) run on: the concatenation
     # is cut where one process stops, and every field, obs_stats included, matches bitwise.
     import dataclasses
-    from baselines.sampler import concat
-    from workbench.normalization import Normalizer
+    from baselines.trajectories import concat
+    from workbench.obs_normalization import Normalizer
     # NoRML's velocity-free view: these random policies drop the pole well before 80 steps
     family = make_family("cartpole-biased", observation="norml")
     spec = PolicySpec.from_name("H", family.obs_dim, family.act_dim, width=8)

@@ -19,9 +19,9 @@ import numpy as np
 import pytest
 import torch
 
-from workbench.normalization import Normalizer, stats_of
+from workbench.obs_normalization import Normalizer, stats_of
 from workbench.policies import PolicySpec
-from workbench.rollout import evaluate
+from workbench.rollout import deterministic_rollouts
 from workbench.tasks.locomotion import (FAMILIES, AntFB, AntGoal, AntGV, HalfCheetahFB,
                                         HalfCheetahGV, SwimmerFB, Walker2dFB, Walker2dGV)
 from workbench.tasks.mujoco_sim import reset_state
@@ -183,7 +183,7 @@ def test_batch_engine_equals_mj_step_loop(cls, arch):
     for engine, nthread in [("loop", 1), ("batch", 1), ("batch", 2)]:
         family = cls(engine=engine, nthread=nthread)
         tasks = family.sample_tasks(n, torch.Generator().manual_seed(0))
-        out[engine, nthread] = evaluate(spec, family, thetas, tasks, horizon, normalizer=norm,
+        out[engine, nthread] = deterministic_rollouts(spec, family, thetas, tasks, horizon, normalizer=norm,
                                         seeds=seeds)
     ref = out["loop", 1]
     for key in [("batch", 1), ("batch", 2)]:
@@ -282,7 +282,7 @@ def test_whole_engine_on_every_task(name):
     thetas = spec.init(g) + 0.5 * torch.randn(n, spec.num_params, generator=g)
     tasks = family.sample_tasks(n, g)
     norm = Normalizer(family.obs_dim)
-    out = evaluate(spec, family, thetas, tasks, 6, normalizer=norm)
+    out = deterministic_rollouts(spec, family, thetas, tasks, 6, normalizer=norm)
     assert out.returns.shape == (n,) and torch.isfinite(out.returns).all()
     assert out.obs_stats[0] == out.env_steps
     assert family.default_horizon == 200
@@ -299,7 +299,7 @@ def test_walker_falls_in_the_engine():
     spec = PolicySpec.from_name("L", family.obs_dim, family.act_dim)
     thetas = torch.zeros(3, spec.num_params)
     thetas[:2, -family.act_dim:] = -3.0  # constant negative torque (biases): falls
-    out = evaluate(spec, family, thetas, torch.tensor([0, 1, 1]), 200)
+    out = deterministic_rollouts(spec, family, thetas, torch.tensor([0, 1, 1]), 200)
     assert (out.lengths[:2] < 200).all()
     assert out.env_steps == int(out.lengths.sum())
 

@@ -30,7 +30,7 @@ pytestmark = pytest.mark.slow
 ray = pytest.importorskip("ray", reason=f"ray is not installed: {RAY_INSTALL_HINT}")
 
 from workbench.backends.ray_backend import (  # noqa: E402
-    RayObjective, RaySampler, split_rows, split_tasks)
+    RayObjective, RayTrajectorySampler, split_rows, split_tasks)
 
 # RAY_SMOKE (tests/conftest.py): 96 points (2 chunks) and 480 queries per phase, so every
 # phase has work for both actors.
@@ -202,7 +202,7 @@ def test_pg_maml_killed_actor_is_replaced_and_the_run_keeps_its_numbers(cluster,
     def kill_one(objective, slots):
         # iteration 1's pre-adaptation phase (iteration 0 sampled pre, post and the test
         # evaluation's pre and post), mid-phase
-        if isinstance(objective, RaySampler) and objective.calls == 4 and not killed:
+        if isinstance(objective, RayTrajectorySampler) and objective.calls == 4 and not killed:
             victim = slots[0]
             os.kill(victim.pid, signal.SIGKILL)
             killed.append(victim.pid)
@@ -263,7 +263,7 @@ def test_split_tasks_covers_every_task_in_order():
 
 
 def test_split_rows_is_chunk_aligned_and_covers_every_row():
-    from workbench.normalization import STATS_CHUNK
+    from workbench.obs_normalization import STATS_CHUNK
     for n, parts in [(1, 2), (64, 2), (65, 2), (6600, 2), (6600, 7), (300, 16)]:
         bounds = split_rows(n, parts)
         assert bounds[0][0] == 0 and bounds[-1][1] == n

@@ -6,9 +6,9 @@ import pytest
 import torch
 
 from tests.test_tasks import scalar_env
-from workbench.normalization import Normalizer, stats_of
+from workbench.obs_normalization import Normalizer, stats_of
 from workbench.policies import PolicySpec
-from workbench.rollout import evaluate
+from workbench.rollout import deterministic_rollouts
 from workbench.tasks import make_family
 
 
@@ -50,7 +50,7 @@ def test_engine_returns_equal_scalar_loop(name, arch, activation):
     seeds = torch.arange(50, 50 + n)
     norm = Normalizer(family.obs_dim)
     norm.update(stats_of(torch.randn(30, family.obs_dim, generator=g) * 0.5 + 0.2))
-    out = evaluate(spec, family, thetas, tasks, horizon, normalizer=norm, seeds=seeds,
+    out = deterministic_rollouts(spec, family, thetas, tasks, horizon, normalizer=norm, seeds=seeds,
                    dtype=torch.float64)
     mean, inv_std = norm.transform()
     seen, lengths = [], []
@@ -82,8 +82,8 @@ def test_engine_records_positions_and_is_deterministic():
     family = make_family("four-corners")
     spec = PolicySpec.from_name("L", 2, 2)
     thetas = spec.init(torch.Generator().manual_seed(0)).repeat(4, 1)
-    a = evaluate(spec, family, thetas, torch.arange(4), 30, record=True)
-    b = evaluate(spec, family, thetas, torch.arange(4), 30, record=True)
+    a = deterministic_rollouts(spec, family, thetas, torch.arange(4), 30, record=True)
+    b = deterministic_rollouts(spec, family, thetas, torch.arange(4), 30, record=True)
     assert a.positions.shape == (31, 4, 2) and torch.equal(a.positions[0], torch.zeros(4, 2))
     assert torch.equal(a.returns, b.returns) and torch.equal(a.positions, b.positions)
     assert a.env_steps == 120
@@ -117,7 +117,7 @@ def test_normaliser_maps_norml_cartpoles_constant_velocity_entries_to_zero():
     family = make_family("cartpole-biased", observation="norml")
     spec = PolicySpec.from_name("L", 4, 1)
     n = len(family.train_ids)
-    out = evaluate(spec, family, torch.zeros(n, spec.num_params), family.train_ids, 50)
+    out = deterministic_rollouts(spec, family, torch.zeros(n, spec.num_params), family.train_ids, 50)
     norm = Normalizer(4)
     norm.update(out.obs_stats)
     obs = family.make_sim(family.train_ids[:3]).reset()

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from workbench.normalization import Normalizer
+from workbench.obs_normalization import Normalizer
 from workbench.policies import PolicySpec
-from workbench.rollout import evaluate
+from workbench.rollout import deterministic_rollouts
 from workbench.tasks.base import TaskFamily
 
 
@@ -138,7 +138,7 @@ class RolloutObjective(Objective):
 
     def __call__(self, thetas: Tensor, tasks: Tensor, seeds: Tensor,
                  record: bool = False) -> Evaluation:
-        out = evaluate(self.spec, self.family, thetas, tasks, self.horizon, self.normalizer,
+        out = deterministic_rollouts(self.spec, self.family, thetas, tasks, self.horizon, self.normalizer,
                        seeds=seeds, record=record, dtype=self.dtype)
         return Evaluation(out.returns.to(torch.float64), len(out.returns), out.env_steps,
                           out.obs_stats, out.positions)

@@ -15,7 +15,7 @@ Its two users differ only in the policy they pass and in what they keep:
 - `evaluate(spec, family, thetas [N, D], tasks [N], horizon)`: deterministic rollouts, rollout
   i with policy `thetas[i]` on task `tasks[i]`; every ES phase (perturbed points, adaptation
   queries, adapted points) is one such call.
-- `baselines.sampler.sample`: Gaussian-policy rollouts for the PG baselines, which also
+- `baselines.trajectories.sample`: Gaussian-policy rollouts for the PG baselines, which also
   records the per-step trace (observations, actions, log-probs, means, mask, dones).
 """
 
@@ -27,7 +27,7 @@ from typing import Callable, Iterable, Union
 import torch
 from torch import Tensor
 
-from workbench.normalization import Normalizer, chunk_stats, fold
+from workbench.obs_normalization import Normalizer, chunk_stats, fold
 from workbench.policies import PolicySpec
 from workbench.tasks.base import BatchedSim, TaskFamily
 
@@ -153,7 +153,7 @@ def lockstep(sim: BatchedSim, policy: StepPolicy, horizon: int,
 
 
 @torch.no_grad()
-def evaluate(spec: PolicySpec, family: TaskFamily, thetas: Tensor, tasks: Tensor,
+def deterministic_rollouts(spec: PolicySpec, family: TaskFamily, thetas: Tensor, tasks: Tensor,
              horizon: int, normalizer: Normalizer | None = None, seeds: Tensor | None = None,
              record: bool = False, dtype: torch.dtype = torch.float32) -> Rollouts:
     """Roll out `thetas[i]` on `tasks[i]` for up to `horizon` steps, all in lockstep.

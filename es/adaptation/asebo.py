@@ -50,7 +50,7 @@ from es.adaptation.base import (DIRECTIONS_KEY, AdaptationOperator, Adapted, Nor
                                 query)
 from es.estimators import es_gradient, normalize_values
 from workbench.config import option
-from es.samplers import make_sampler
+from es.directions import make_sampler
 from workbench.objective import Objective
 from workbench.seeding import derive_many, uniform
 

@@ -21,7 +21,7 @@ from torch import Tensor
 
 from es.adaptation.corruption import corrupt
 from es.estimators import NORMALIZATIONS, normalize_values
-from workbench import points as wp
+from workbench import recipes as wp
 from workbench.config import Section, option
 from workbench.objective import Evaluation, Objective
 from workbench.seeding import derive_many
@@ -95,7 +95,7 @@ def query(objective: Objective, thetas: Tensor, directions: Tensor, sigma: float
     Returns `(pivot [P], values [P, K], evaluation)`.
     """
     p, k, d = directions.shape
-    # Described (workbench.points) so a remote backend can send thetas' recipe and the
+    # Described (workbench.recipes) so a remote backend can send thetas' recipe and the
     # direction seeds rather than P (K + 1) rows.
     points = wp.concat([thetas, wp.perturb(thetas, sigma, directions)])
     all_tasks = torch.cat([tasks, tasks.repeat_interleave(k)])

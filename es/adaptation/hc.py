@@ -21,8 +21,8 @@ from dataclasses import dataclass
 from es.adaptation.base import (DIRECTIONS_KEY, PIVOT_KEY, QUERY_KEY, AdaptationOperator,
                                 Adapted, Options)
 from workbench.config import option
-from es.samplers import make_sampler
-from workbench import points as wp
+from es.directions import make_sampler
+from workbench import recipes as wp
 from workbench.objective import Objective
 from workbench.seeding import derive_many
 

@@ -18,7 +18,7 @@ from torch import Tensor
 
 from es.adaptation.base import AdaptationOperator, Adapted, CorruptionOptions, sampled_values
 from es.estimators import es_gradient
-from es.samplers import Sampler, make_sampler
+from es.directions import Sampler, make_sampler
 from workbench.config import option
 from workbench.objective import Objective
 

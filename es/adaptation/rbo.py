@@ -38,7 +38,7 @@ from scipy.optimize import linprog
 from torch import Tensor
 
 from es.adaptation.base import AdaptationOperator, Adapted, CorruptionOptions, sampled_values
-from es.samplers import make_sampler
+from es.directions import make_sampler
 from workbench.config import option
 from workbench.objective import Objective
 

@@ -20,7 +20,7 @@ from typing import Any, Callable
 import torch
 from torch import Tensor
 
-from workbench.normalization import Normalizer
+from workbench.obs_normalization import Normalizer
 from workbench.objective import Objective
 from workbench.policies import PolicySpec
 from workbench.registry import Registry
@@ -51,14 +51,14 @@ class Backend:
 
     def sampler(self, fn: str, merge: Callable[[list[Any]], Any], spec: PolicySpec,
                 family: Any, horizon: int, K: int, dtype: torch.dtype,
-                task: dict[str, Any]) -> "Sampler":
+                task: dict[str, Any]) -> "TrajectorySampler":
         """A trajectory sampler for the policy-gradient baselines: `fn` names (as
         `module:function`, so that workbench never imports the baselines) a function
         `fn(spec, family, params [n, P], tasks [n], K, horizon, seeds [n K], normalizer,
         record=..., dtype=..., stop_when_done=...)`; `merge` joins the results of
         consecutive task slices into the one result of all tasks (used where the tasks are
         split over workers). Locally: one call in this process."""
-        return Sampler(fn, spec, family, horizon, K, dtype)
+        return TrajectorySampler(fn, spec, family, horizon, K, dtype)
 
     def drain_events(self) -> list[tuple[str | None, str]]:
         """Events since the last call (e.g. a worker lost and replaced): `(counter key or
@@ -69,13 +69,13 @@ class Backend:
         """Release workers and connections."""
 
 
-def resolve(name: str) -> Callable[..., Any]:
+def import_function(name: str) -> Callable[..., Any]:
     """`module:function` -> the function."""
     module, _, attr = name.partition(":")
     return getattr(importlib.import_module(module), attr)
 
 
-class Sampler:
+class TrajectorySampler:
     """K stochastic rollouts of each task's own parameters, seeded from one int: rollout j
     (task-major, `n K` in all) gets seed `derive_many(seed, j)`. Runs in this process."""
 
@@ -83,7 +83,7 @@ class Sampler:
                  dtype: torch.dtype) -> None:
         self.fn, self.spec, self.family = fn, spec, family
         self.horizon, self.K, self.dtype = horizon, K, dtype
-        self._fn = resolve(fn)
+        self._fn = import_function(fn)
 
     def __call__(self, params: Tensor, tasks: Tensor, seed: int,
                  normalizer: Normalizer | None = None, record: bool = False) -> Any:
@@ -122,4 +122,4 @@ def make_backend(config: dict[str, Any], supported: tuple[str, ...] | None = Non
                        actor_cpus=int(config.get("ray_actor_cpus") or 1))
 
 
-__all__ = ["BACKENDS", "Backend", "Sampler", "check_backend", "make_backend", "resolve"]
+__all__ = ["BACKENDS", "Backend", "TrajectorySampler", "check_backend", "make_backend", "import_function"]

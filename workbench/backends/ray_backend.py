@@ -9,7 +9,7 @@ CPUs and running that many physics threads). One objective call, one ES phase, b
 1. split the N rows into one contiguous slice per live actor, at multiples of
    `STATS_CHUNK` rows, so each actor's observation-statistics chunks are the chunks one
    process would have summed (`normalization.chunk_stats`);
-2. send each actor its slice's recipe (`workbench.points`: theta, sigma and direction seeds
+2. send each actor its slice's recipe (`workbench.recipes`: theta, sigma and direction seeds
    where the points are theta + sigma * noise; explicit rows where they depend on earlier
    results), task ids, rollout seeds and the normaliser's statistics;
 3. gather returns, env steps and chunk sums, and `fold` the chunks in row order.
@@ -33,11 +33,11 @@ from typing import Any, Callable, ClassVar
 import torch
 from torch import Tensor
 
-from workbench.backends import Backend, Sampler
+from workbench.backends import Backend, TrajectorySampler
 from workbench.backends.worker import Job, RolloutWorker, SampleJob, SliceResult
-from workbench.normalization import STATS_CHUNK, Normalizer, fold
+from workbench.obs_normalization import STATS_CHUNK, Normalizer, fold
 from workbench.objective import Evaluation, Objective, RolloutObjective
-from workbench.points import recipe_of
+from workbench.recipes import recipe_of
 
 #: Times one slice may lose its actor before the phase is given up.
 MAX_TRIES = 4
@@ -124,9 +124,9 @@ class RayBackend(Backend):
         return remote
 
     def sampler(self, fn: str, merge: Callable[[list[Any]], Any], spec: Any, family: Any,
-                horizon: int, K: int, dtype: torch.dtype, task: dict[str, Any]) -> Sampler:
-        local = Sampler(fn, spec, family, horizon, K, dtype)
-        remote = RaySampler(self, local, merge, task)
+                horizon: int, K: int, dtype: torch.dtype, task: dict[str, Any]) -> TrajectorySampler:
+        local = TrajectorySampler(fn, spec, family, horizon, K, dtype)
+        remote = RayTrajectorySampler(self, local, merge, task)
         self._objectives.append(remote)
         return remote
 
@@ -358,7 +358,7 @@ def split_tasks(n: int, parts: int) -> list[tuple[int, int]]:
     return [(a, b) for a, b in zip(bounds, bounds[1:]) if a < b]
 
 
-class RaySampler(RayObjective):
+class RayTrajectorySampler(RayObjective):
     """The PG baselines' trajectory sampler on the actor pool of `RayObjective` (same
     actors, same fault handling): the tasks are cut into one contiguous slice per live
     actor; each actor gets its slice's per-task parameters and task ids, K, the call's one
@@ -366,7 +366,7 @@ class RaySampler(RayObjective):
     its whole trajectory batch; `merge` (the sampler's `concat`) joins the slices into the
     batch one local call gives, bit for bit."""
 
-    def __init__(self, backend: RayBackend, local: Sampler, merge: Callable[[list[Any]], Any],
+    def __init__(self, backend: RayBackend, local: TrajectorySampler, merge: Callable[[list[Any]], Any],
                  task: dict[str, Any]) -> None:
         super().__init__(backend, RolloutObjective(local.spec, local.family, local.horizon,
                                                    dtype=local.dtype), task)

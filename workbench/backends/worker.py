@@ -7,7 +7,7 @@ with `threads` physics threads (1 by default: one actor per core) and runs torch
 many threads as the family wants (MuJoCo families: 1).
 
 Per phase the driver sends a `Job`: a recipe for the slice's parameter vectors
-(`workbench.points`: theta and seeds where the points are theta + sigma * noise, explicit
+(`workbench.recipes`: theta and seeds where the points are theta + sigma * noise, explicit
 rows where they depend on earlier results), the slice's task ids and rollout seeds, and the
 normaliser's statistics. The worker returns a `SliceResult`: returns, env steps and the
 observation statistics of its whole chunks (`normalization.chunk_stats`).
@@ -30,11 +30,11 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from workbench.backends import resolve
-from workbench.normalization import Normalizer
-from workbench.points import Points
+from workbench.backends import import_function
+from workbench.obs_normalization import Normalizer
+from workbench.recipes import Points
 from workbench.policies import PolicySpec
-from workbench.rollout import evaluate
+from workbench.rollout import deterministic_rollouts
 from workbench.seeding import derive_many
 from workbench.tasks import family_class, make_family
 
@@ -68,7 +68,7 @@ class SliceResult:
 
 @dataclass
 class SampleJob:
-    fn: str  # the sampler, `module:function` (workbench.backends.resolve)
+    fn: str  # the sampler, `module:function` (workbench.backends.import_function)
     params: Tensor  # [r, P] the slice's per-task parameter vectors
     tasks: Tensor  # [r] int64
     K: int  # rollouts per task
@@ -130,7 +130,7 @@ class RolloutWorker:
             return self.sample(job)
         start, cpu = time.perf_counter(), time.process_time()
         self.normalizer.load_state_dict(job.normalizer)
-        out = evaluate(self.spec, self.family, job.points.materialize(), job.tasks,
+        out = deterministic_rollouts(self.spec, self.family, job.points.materialize(), job.tasks,
                        self.horizon, self.normalizer, seeds=job.seeds, dtype=self.dtype)
         return SliceResult(out.returns, out.env_steps, out.obs_chunks,
                            time.perf_counter() - start, time.process_time() - cpu)
@@ -143,7 +143,7 @@ class RolloutWorker:
                                                    job.offset + len(job.tasks) * job.K))
         # every step up to the horizon: the driver cuts the whole batch where one process
         # would have stopped (when the last rollout of ALL slices is done)
-        batch = resolve(job.fn)(self.spec, self.family, job.params, job.tasks, job.K,
+        batch = import_function(job.fn)(self.spec, self.family, job.params, job.tasks, job.K,
                                 self.horizon, seeds, self.normalizer, dtype=self.dtype,
                                 stop_when_done=False)
         return SampleResult(batch, time.perf_counter() - start, time.process_time() - cpu)

@@ -12,7 +12,7 @@ import torch
 from workbench.app.bench.population import numpy_policy, population
 from workbench.app.progress import progress as progress_display
 from workbench.config import usable_cpus
-from workbench.rollout import evaluate
+from workbench.rollout import deterministic_rollouts
 from workbench.tasks import make_family
 
 
@@ -78,7 +78,7 @@ def bench_mujoco_rollouts(task: str, rollouts: int | None = None, horizon: int |
 
     # the engine's controls, recorded in an untimed pass (also the warm-up)
     recorder = _RecordingFamily(family)
-    lengths = evaluate(spec, recorder, thetas, tasks, horizon, seeds=seeds).lengths.numpy()
+    lengths = deterministic_rollouts(spec, recorder, thetas, tasks, horizon, seeds=seeds).lengths.numpy()
     controls = np.stack(recorder.controls, 1)  # [N, steps, nu]
     final_qpos = recorder.sim.engine.qpos.copy()
 
@@ -111,7 +111,7 @@ def bench_mujoco_rollouts(task: str, rollouts: int | None = None, horizon: int |
                               total=repeats, leave=False):
         # (a) the engine, policy in the loop
         start = time.perf_counter()
-        result = evaluate(spec, family, thetas, tasks, horizon, seeds=seeds)
+        result = deterministic_rollouts(spec, family, thetas, tasks, horizon, seeds=seeds)
         best["engine"] = min(best["engine"], time.perf_counter() - start)
         engine_steps = result.env_steps
         # (b) raw replay of the same controls, one thread

@@ -13,7 +13,7 @@ from workbench.app.bench.mujoco import bench_mujoco_rollouts
 from workbench.app.bench.population import numpy_policy, population
 from workbench.app.progress import progress as progress_display
 from workbench.config import usable_cpus
-from workbench.rollout import evaluate
+from workbench.rollout import deterministic_rollouts
 from workbench.tasks import family_class, make_family
 
 
@@ -34,11 +34,11 @@ def bench_rollouts(task: str, rollouts: int | None = None, horizon: int | None =
     horizon = horizon or family.default_horizon
     spec, thetas, tasks, seeds = population(family, policy, rollouts, seed)
 
-    evaluate(spec, family, thetas[:8], tasks[:8], min(horizon, 5), seeds=seeds[:8])
+    deterministic_rollouts(spec, family, thetas[:8], tasks[:8], min(horizon, 5), seeds=seeds[:8])
     best, result = float("inf"), None
     for _ in range(repeats):
         start = time.perf_counter()
-        result = evaluate(spec, family, thetas, tasks, horizon, seeds=seeds)
+        result = deterministic_rollouts(spec, family, thetas, tasks, horizon, seeds=seeds)
         best = min(best, time.perf_counter() - start)
     engine_rate = result.env_steps / best
 

@@ -8,11 +8,11 @@ import pickle
 import pytest
 import torch
 
-from es.samplers import make_sampler
-from workbench import points as wp
-from workbench.normalization import STATS_CHUNK, chunk_stats, fold
+from es.directions import make_sampler
+from workbench import recipes as wp
+from workbench.obs_normalization import STATS_CHUNK, chunk_stats, fold
 from workbench.policies import PolicySpec
-from workbench.rollout import evaluate
+from workbench.rollout import deterministic_rollouts
 from workbench.tasks import make_family
 
 
@@ -97,11 +97,11 @@ def test_engine_statistics_are_split_invariant(name):
     thetas = spec.init(g) + 0.5 * torch.randn(n, spec.num_params, generator=g)
     tasks = family.sample_tasks(n, g)
     seeds = torch.arange(n) + 7
-    whole = evaluate(spec, family, thetas, tasks, 80, seeds=seeds)
+    whole = deterministic_rollouts(spec, family, thetas, tasks, 80, seeds=seeds)
     assert (whole.lengths < 80).any(), "the test should cover rollouts that end early"
     cut = 2 * STATS_CHUNK
-    a = evaluate(spec, family, thetas[:cut], tasks[:cut], 80, seeds=seeds[:cut])
-    b = evaluate(spec, family, thetas[cut:], tasks[cut:], 80, seeds=seeds[cut:])
+    a = deterministic_rollouts(spec, family, thetas[:cut], tasks[:cut], 80, seeds=seeds[:cut])
+    b = deterministic_rollouts(spec, family, thetas[cut:], tasks[cut:], 80, seeds=seeds[cut:])
     assert torch.equal(torch.cat([a.returns, b.returns]), whole.returns)
     assert torch.equal(fold(torch.cat([a.obs_chunks, b.obs_chunks])), whole.obs_stats)
     assert whole.obs_stats[0] == whole.env_steps

@@ -12,7 +12,7 @@ import math
 import pytest
 import torch
 
-from es.samplers import (SAMPLERS, AntitheticSampler, DPPSampler, GaussianSampler,
+from es.directions import (SAMPLERS, AntitheticSampler, DPPSampler, GaussianSampler,
                          OrthogonalSampler, Sampler, make_sampler)
 
 ALL = sorted(SAMPLERS)

@@ -22,7 +22,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from workbench import points
+from workbench import recipes
 from workbench.registry import Registry
 
 __all__ = [
@@ -40,7 +40,7 @@ class Sampler:
     """Base class: `sample(seeds, k, dim)` -> `[n, k, dim]`, row i a function of seeds[i]."""
 
     name: str = "base"
-    #: Whether a remote worker may regenerate rows from the seeds (`workbench.points`)
+    #: Whether a remote worker may regenerate rows from the seeds (`workbench.recipes`)
     #: bit for bit: true for plain `randn` draws; samplers built on LAPACK factorisations
     #: (QR, eigh) are not, since their last bits may depend on the BLAS thread count.
     regenerable: bool = False
@@ -72,7 +72,7 @@ class Sampler:
             out[i] = self._row(gen, k, dim)
         if self.regenerable:
             # The recipe lets a Ray actor redraw its rows instead of receiving them.
-            points.describe(out, points.Seeded(self, seeds.clone(), k, dim, dtype))
+            recipes.describe(out, recipes.Seeded(self, seeds.clone(), k, dim, dtype))
         return out
 
     def _check_k(self, k: int) -> None:
@@ -254,11 +254,11 @@ def _sample_from_basis(v: Tensor, generator: torch.Generator) -> Tensor:
     return torch.tensor(items, dtype=torch.long)
 
 
-SAMPLERS = Registry("sampler", "es.samplers", {
-    "gaussian": "es.samplers:GaussianSampler",
-    "antithetic": "es.samplers:AntitheticSampler",
-    "orthogonal": "es.samplers:OrthogonalSampler",
-    "dpp": "es.samplers:DPPSampler",
+SAMPLERS = Registry("sampler", "es.directions", {
+    "gaussian": "es.directions:GaussianSampler",
+    "antithetic": "es.directions:AntitheticSampler",
+    "orthogonal": "es.directions:OrthogonalSampler",
+    "dpp": "es.directions:DPPSampler",
 })
 
 

@@ -1,7 +1,7 @@
 """Populations described by how to rebuild them, so a remote worker can regenerate its rows.
 
 An ES phase evaluates points such as `theta + sigma * g_i`, whose directions `g_i` are a
-pure function of integer seeds (`es.samplers`). Shipping such a population to a Ray actor as
+pure function of integer seeds (`es.directions`). Shipping such a population to a Ray actor as
 an `[N, D]` tensor costs `8 N D` bytes; shipping `theta`, `sigma` and the seeds costs
 `8 D + 8 N`, and the actor regenerates the directions itself. A `Points` is that small
 recipe: a tree of row-wise nodes (`Dense` rows, `Repeat`ed rows, `Seeded` noise, `Add`,
@@ -115,7 +115,7 @@ class Repeat(Points):
 @dataclass(eq=False)
 class Seeded(Points):
     """Noise regenerated from seeds: `sampler.sample(seeds, k, dim, dtype=...)` is
-    `[B, k, dim]` with row b a function of `seeds[b]` alone (the `es.samplers` contract);
+    `[B, k, dim]` with row b a function of `seeds[b]` alone (the `es.directions` contract);
     its `B k` rows flattened, then rows `[offset, offset + count)`. The sampler must be
     picklable and importable where the recipe is materialised."""
 

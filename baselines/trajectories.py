@@ -29,7 +29,7 @@ import torch
 from torch import Tensor
 
 from workbench import rollout, seeding
-from workbench.normalization import Normalizer, chunk_stats, fold
+from workbench.obs_normalization import Normalizer, chunk_stats, fold
 from workbench.policies import PolicySpec
 from workbench.rollout import check_fit, check_horizon, input_transform
 from workbench.tasks.base import TaskFamily
