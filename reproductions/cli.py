@@ -45,7 +45,7 @@ def register(sub) -> None:
 def _reproduce(args: argparse.Namespace) -> int:
     from reproductions.runner import complete, load_figure, order, prepare
     from workbench.backends import check_backend
-    from workbench.app.run import check_out_dir
+    from workbench.app.rundir import check_out_dir
     if args.jobs < 1:
         raise ValueError(f"--jobs must be >= 1; got {args.jobs}")
     from reproductions.runner import parse_seeds
@@ -89,7 +89,7 @@ def _time_at_scale(figures: list, args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from reproductions import timing
-    from workbench.app.run import git_commit
+    from workbench.app.rundir import git_commit
     per, source = timing.measured(figures, args.scale, Path(args.out), args.measure,
                                   git_commit(),
                                   log=lambda text: print(text, file=sys.stderr, flush=True))
@@ -165,7 +165,7 @@ def _calibrate(args: argparse.Namespace) -> int:
 
     from reproductions import calibration
     from workbench.policies import ARCHITECTURES
-    from workbench.app.run import git_commit
+    from workbench.app.rundir import git_commit
     from workbench.tasks import make_family
     if args.policy not in ARCHITECTURES:
         raise ValueError(f"--policy must be one of {', '.join(ARCHITECTURES)}; got "

@@ -20,7 +20,8 @@ from torch import Tensor
 from workbench.algorithm import make_family_from
 from workbench.policies import PolicySpec
 from workbench.rollout import deterministic_rollouts
-from workbench.app.run import RunDir, load_run
+from workbench.app.run import load_run
+from workbench.app.rundir import RunDir
 from workbench.tasks import make_family
 
 #: Seed of the exploration pictures' perturbations and rollouts (fixed: pictures are

@@ -42,7 +42,7 @@ from typing import Any
 from reproductions.spec import Figure, Run
 from workbench.app.runconfig import RunConfig
 from workbench.metrics import WALL_TIME
-from workbench.app.run import RunDir
+from workbench.app.rundir import RunDir
 from workbench.tasks import family_class
 
 #: Keys that set a run's budget, not what one iteration costs.

@@ -115,7 +115,7 @@ def blind_mse() -> float:
 @pytest.mark.slow
 def test_a_short_run_adapts_better_than_any_task_blind_model(tmp_path):
     from workbench.app.cli import main
-    from workbench.app.run import RunDir
+    from workbench.app.rundir import RunDir
     out = tmp_path / "run"
     assert main(["train", "--algo", "maml", "--task", "sine", "--set", "K=5", "--set",
                  "iterations=2000", "--set", "eval_every=2000", "--out", str(out),

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from workbench.metrics import TEST_POST
-from workbench.app.run import RunDir
+from workbench.app.rundir import RunDir
 
 
 def train(out: Path, algo: str, task: str, sets: dict[str, Any], seed: int) -> Path:

@@ -179,7 +179,7 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 
 def _runs(args: argparse.Namespace) -> int:
-    from workbench.app.run import list_runs
+    from workbench.app.rundir import list_runs
     found = list_runs(args.directory)
     if args.json:
         print(json.dumps(found))

@@ -30,7 +30,7 @@ from workbench.app import experiment
 from workbench.app.curves import curves
 from workbench.app.jobs import Job, flatten, resolved_config
 from workbench.app.plotting import plt, save_figure
-from workbench.app.run import RunDir, check_out_dir
+from workbench.app.rundir import RunDir, check_out_dir
 
 #: The iteration limit of a compare run: never reached, the rollout budget stops it first.
 MAX_ITERATIONS = 1_000_000

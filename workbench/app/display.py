@@ -16,10 +16,10 @@ from typing import Any, Iterator, Sequence
 from tqdm import tqdm
 
 from workbench import metrics as m
-from workbench.app import run as runmod
 from workbench.app.checkpoint import iterations_done, list_checkpoints
 from workbench.app.jobs import DONE, RESUME, Job, budget, progress_of
 from workbench.app.progress import INTERVAL_S, is_terminal, time_left
+from workbench.app.rundir import RunDir
 
 #: Seconds between two looks at the running runs' metrics files.
 POLL_S = 0.25
@@ -31,7 +31,7 @@ def _resume_rows(job: Job) -> list[dict[str, Any]]:
     before its newest checkpoint (the lines after it are trained again)."""
     if job.state != RESUME:
         return []
-    directory = runmod.RunDir(job.path)
+    directory = RunDir(job.path)
     found = list_checkpoints(directory.checkpoints)
     first = iterations_done(found[-1]) if found else 0
     return [row for row in directory.read_metrics() if row[m.ITERATION] < first]
@@ -106,7 +106,7 @@ class JobDisplay:
     def update(self, job: Job) -> None:
         if self.plain and id(job) in self._said:
             if time.monotonic() - self._said[id(job)] >= INTERVAL_S:
-                row = _last_row(runmod.RunDir(job.path).metrics)
+                row = _last_row(RunDir(job.path).metrics)
                 total, axis = budget(job.config)
                 if row is not None:
                     value = progress_of([row], job.config)
@@ -119,7 +119,7 @@ class JobDisplay:
         bar = self.bars.get(id(job))
         if bar is None or not self.enabled:
             return
-        row = _last_row(runmod.RunDir(job.path).metrics)
+        row = _last_row(RunDir(job.path).metrics)
         if row is None:
             return
         with self._lock:
@@ -132,7 +132,7 @@ class JobDisplay:
         if self.plain and self._said.pop(id(job), None) is not None:
             self._began.pop(id(job), None)
             self.done += int(counted)
-            row = _last_row(runmod.RunDir(job.path).metrics)
+            row = _last_row(RunDir(job.path).metrics)
             total, axis = budget(job.config)
             reached = progress_of([row], job.config) if row is not None else 0
             self._say(f"runs {self.done}/{self.total}: {job.label} "

@@ -25,6 +25,7 @@ from workbench.app import run as runmod
 from workbench.app import runconfig as cfg
 from workbench.app.display import POLL_S, JobDisplay, following
 from workbench.app.jobs import DONE, NEW, RESUME, Job, finished, plan, prepare_dir
+from workbench.app.rundir import RunDir
 
 #: Exit status of a worker process whose run was stopped by a signal (checkpointed).
 STOPPED_EXIT = 3
@@ -132,7 +133,7 @@ def _inline(todo: Sequence[Job], display: JobDisplay, stop: _Stop, outcome: Outc
         with following(display, job):
             stop.abort_inline = True
             try:
-                summary = runmod.train(runmod.RunDir(job.path), job.config,
+                summary = runmod.train(RunDir(job.path), job.config,
                                        resume=job.state == RESUME, progress=False)
             finally:
                 stop.abort_inline = False
@@ -213,7 +214,7 @@ def worker_main(argv: Sequence[str]) -> int:
     if len(argv) != 2 or argv[1] not in (NEW, RESUME):
         print("usage: python -m workbench.app.experiment RUN_DIR new|resume", file=sys.stderr)
         return 2
-    directory = runmod.RunDir(argv[0])
+    directory = RunDir(argv[0])
     summary = runmod.train(directory, cfg.load(directory.config), resume=argv[1] == RESUME,
                            progress=False)
     return STOPPED_EXIT if summary["stopped"] else 0

@@ -26,6 +26,7 @@ from workbench.algorithm import algorithm_class
 from workbench.app import run as runmod
 from workbench.app import runconfig as cfg
 from workbench.app.checkpoint import list_checkpoints
+from workbench.app.rundir import RunDir
 
 NEW, RESUME, DONE = "new", "resume", "done"
 
@@ -115,7 +116,7 @@ def is_finished(rows: Sequence[Mapping[str, Any]], config: Mapping[str, Any]) ->
 
 def finished(path: str | Path, config: Mapping[str, Any]) -> bool:
     """Whether the run in `path` has spent the budget of `config`."""
-    return is_finished(runmod.RunDir(path).read_metrics(), config)
+    return is_finished(RunDir(path).read_metrics(), config)
 
 
 def overshoot(rows: Sequence[Mapping[str, Any]], config: Mapping[str, Any],
@@ -184,7 +185,7 @@ def plan(jobs: Sequence[Job]) -> list[Job]:
         raise ValueError("two runs share one run directory")
     _check_constructs(jobs)
     for job in jobs:
-        directory = runmod.RunDir(job.path)
+        directory = RunDir(job.path)
         job.state = NEW
         if not directory.config.exists():
             continue
@@ -206,7 +207,7 @@ def plan(jobs: Sequence[Job]) -> list[Job]:
 
 def prepare_dir(job: Job) -> None:
     """Write the job's run directory just before it trains."""
-    directory = runmod.RunDir(job.path)
+    directory = RunDir(job.path)
     if job.state == NEW and directory.config.exists():
         shutil.rmtree(job.path)  # created but never checkpointed: nothing worth keeping
     job.path.mkdir(parents=True, exist_ok=True)
