@@ -266,11 +266,19 @@ def fmt(values: np.ndarray) -> str:
     return f"{values.mean():.4g} +- {values.std(ddof=1):.3g} ({len(values)} seeds)"
 
 
-def _diff(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
-    """Mean difference a - b and its standard error (nan with fewer than 2 seeds each)."""
+def _diff(a: np.ndarray, b: np.ndarray, paired: bool = False) -> tuple[float, float]:
+    """Mean difference a - b and its standard error (nan with fewer than 2 seeds each).
+    `paired`: a[i] and b[i] share seed i (its initial policy and its task and noise
+    streams), so the SE is that of the per-seed differences, which a shared seed effect
+    does not inflate."""
     d = float(np.mean(a) - np.mean(b))
     if len(a) < 2 or len(b) < 2:
         return d, math.nan
+    if paired:
+        if len(a) != len(b):
+            raise ValueError(f"a paired comparison needs one value per seed on both sides; "
+                             f"got {len(a)} and {len(b)}")
+        return d, float(np.std(np.asarray(a) - np.asarray(b), ddof=1) / math.sqrt(len(a)))
     return d, math.sqrt(np.var(a, ddof=1) / len(a) + np.var(b, ddof=1) / len(b))
 
 
@@ -308,16 +316,21 @@ def seeds_for_equivalence(d: float, se: float, seeds: int, margin: float) -> str
 
 
 def greater(text: str, a: np.ndarray, b: np.ndarray, name_a: str, name_b: str,
-            margin: Margin | None = None) -> Check:
+            margin: Margin | None = None, paired: bool = False) -> Check:
     """Claim `a > b`: holds if the mean difference exceeds Z standard errors, does not
     hold if it is below -Z standard errors, inconclusive otherwise (or with one seed).
 
     With a `margin` (declared before the runs) a fourth answer is possible: EQUIVALENT when
     the whole interval d +- Z SE lies inside +-margin, i.e. both one-sided tests at Z SE
     (TOST) reject a difference as large as the margin. A significant difference smaller
-    than the margin still holds (or does not); its size is in the numbers."""
-    d, se = _diff(a, b)
-    numbers = f"{name_a} {fmt(a)} vs {name_b} {fmt(b)}; difference {d:.4g}"
+    than the margin still holds (or does not); its size is in the numbers.
+
+    `paired` (declared in the spec, for two runs that share their seeds): the SE is that of
+    the per-seed differences (`_diff`), so what every run of a seed has in common (its
+    initial policy, its tasks) cancels."""
+    d, se = _diff(a, b, paired)
+    numbers = (f"{name_a} {fmt(a)} vs {name_b} {fmt(b)}; difference {d:.4g}"
+               + (" (paired by seed)" if paired else ""))
     if math.isnan(se):
         return Check(text, INCONCLUSIVE, numbers + " (one seed: no spread to judge by)")
     numbers += f", {Z:g} SE = {Z * se:.3g}"
@@ -420,8 +433,9 @@ def not_wider(text: str, pairs: list[tuple[str, np.ndarray, np.ndarray]], name_a
 def not_worse(text: str, a: np.ndarray, b: np.ndarray, name_a: str, name_b: str) -> Check:
     """Claim `a >= b` ("similar or better"): does not hold only if `a` is below `b` by more
     than Z standard errors; holds otherwise (inconclusive with one seed)."""
-    d, se = _diff(a, b)
-    numbers = f"{name_a} {fmt(a)} vs {name_b} {fmt(b)}; difference {d:.4g}"
+    d, se = _diff(a, b, paired)
+    numbers = (f"{name_a} {fmt(a)} vs {name_b} {fmt(b)}; difference {d:.4g}"
+               + (" (paired by seed)" if paired else ""))
     if math.isnan(se):
         return Check(text, INCONCLUSIVE, numbers + " (one seed: no spread to judge by)")
     numbers += f", {Z:g} SE = {Z * se:.3g}"

@@ -289,6 +289,53 @@ def test_margins_must_be_positive_and_equivalence_fails_the_figure():
     assert overall([Check("x", HOLDS, ""), Check("y", INCONCLUSIVE, "")]) == INCONCLUSIVE
 
 
+def _seeded_pair(rng: np.random.Generator, d: float, seeds: int,
+                 shared: float = 5.0) -> tuple[np.ndarray, np.ndarray]:
+    """Two runs over the same seeds: a seed effect of spread `shared` common to both, unit
+    noise each, and a true difference `d`."""
+    seed_effect = rng.normal(0.0, shared, seeds)
+    return seed_effect + d + rng.normal(0, 1, seeds), seed_effect + rng.normal(0, 1, seeds)
+
+
+def test_pairing_by_seed_removes_a_shared_seed_effect():
+    """20 seeds, a seed effect of spread 5 common to both runs, equal means, margin 1.
+    Unpaired, the SE of the difference is sqrt(2 (25 + 1) / 20) = 1.61, so 2 SE = 3.2
+    exceeds the margin and equivalence is (almost) impossible; paired, the SE is that of
+    the noise differences, sqrt(2 / 20) = 0.32 (2 SE = 0.63), so equivalence fails only
+    when |d| > 0.37, a 1.2-SE event of t with 19 df (~25%): expected ~75%; the bound is 3
+    binomial SEs below it at 300 draws (0.025 each)."""
+    from reproductions.results import EQUIVALENT
+    from reproductions.spec import Margin
+    margin = Margin(1.0, "constructed")
+    rng = np.random.default_rng(5)
+    draws = [_seeded_pair(rng, 0.0, 20) for _ in range(300)]
+    paired = [greater("a > b", a, b, "a", "b", margin, paired=True) for a, b in draws]
+    unpaired = [greater("a > b", a, b, "a", "b", margin) for a, b in draws]
+    assert sum(c.verdict == EQUIVALENT for c in unpaired) == 0
+    assert sum(c.verdict == EQUIVALENT for c in paired) >= (0.75 - 3 * 0.025) * 300
+    assert "(paired by seed)" in paired[0].numbers
+    with pytest.raises(ValueError, match="one value per seed on both sides"):
+        greater("a > b", np.zeros(3), np.zeros(4), "a", "b", paired=True)
+
+
+def test_paired_rates_of_false_differences_and_false_equivalence_are_near_nominal():
+    """At a true difference of 0, the paired 2-SE rule calls a difference when |t| > 2,
+    t with 19 df: 6.0% of draws; at a true difference equal to the margin, TOST calls it
+    equivalent at most when t < -2: 3.0%. 2,000 draws each; bounds 3 binomial SEs above
+    (0.53% and 0.38%)."""
+    from reproductions.results import EQUIVALENT
+    from reproductions.spec import Margin
+    rng = np.random.default_rng(6)
+    margin = Margin(0.5, "constructed")
+    false = sum(greater("a > b", *_seeded_pair(rng, 0.0, 20), "a", "b",
+                        paired=True).verdict in (HOLDS, FAILS) for _ in range(2000)) / 2000
+    assert 0.060 - 3 * 0.0053 <= false <= 0.060 + 3 * 0.0053, false
+    hits = sum(greater("a > b", *_seeded_pair(rng, 0.5, 20), "a", "b",
+                       margin, paired=True).verdict == EQUIVALENT
+               for _ in range(2000)) / 2000
+    assert hits <= 0.030 + 3 * 0.0038, hits
+
+
 # -- multiplicity (issue 26): the chance line of every report -------------------------------
 def test_holm_matches_a_hand_worked_case_and_controls_the_family_wise_rate():
     from reproductions.results import LEVEL, holm
