@@ -20,12 +20,10 @@ project version and commit and the versions of the main libraries.
 from __future__ import annotations
 
 import json
-import signal
 import sys
 import time
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import torch
 
@@ -36,6 +34,7 @@ from workbench.app import runconfig as cfg
 from workbench.app.plotting import save_figure, trajectory_figure
 from workbench.app.progress import progress as progress_display
 from workbench.app.rundir import RunDir, check_out_dir, write_adaptations, write_provenance
+from workbench.app.signals import stop_requests
 from workbench.seeding import derive
 
 #: Key of the exploration-spread measurement's randomness (with the run seed and iteration).
@@ -47,29 +46,6 @@ RESUMABLE_KEYS = ("iterations", "checkpoint_every", "backend", "ray_address", "r
 
 def is_eval_iteration(iteration: int, eval_every: int) -> bool:
     return iteration == 0 or (iteration + 1) % eval_every == 0
-
-
-@contextmanager
-def stop_on_signals() -> Iterator[dict[str, bool]]:
-    """A flag set by SIGINT/SIGTERM; a second SIGINT interrupts at once."""
-    flag = {"stop": False}
-    previous = {}
-
-    def handler(signum, frame):
-        if flag["stop"] and signum == signal.SIGINT:
-            raise KeyboardInterrupt
-        flag["stop"] = True
-
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        try:
-            previous[sig] = signal.signal(sig, handler)
-        except ValueError:  # not the main thread: no signal handling
-            pass
-    try:
-        yield flag
-    finally:
-        for sig, old in previous.items():
-            signal.signal(sig, old)
 
 
 def evaluate_once(algo: Algorithm, iteration: int, seed: int) -> EvalResult:
@@ -207,7 +183,7 @@ def _train(run: RunDir, config: dict[str, Any], algo: Algorithm, resume: bool,
     # Connect first: ray.init installs its own SIGTERM handler, which must not replace
     # the run loop's (finish the iteration, checkpoint, stop).
     backend.start()
-    with stop_on_signals() as flag, run.metrics.open("a") as metrics_file:
+    with stop_requests(training=True) as stop, run.metrics.open("a") as metrics_file:
         for it in bar:
             tick = time.perf_counter()
             result = algo.train_iteration(it)
@@ -251,10 +227,10 @@ def _train(run: RunDir, config: dict[str, Any], algo: Algorithm, resume: bool,
             done = it + 1
             if spent:
                 total = done
-            if flag["stop"] or done == total or done % int(config["checkpoint_every"]) == 0:
+            if stop.requested or done == total or done % int(config["checkpoint_every"]) == 0:
                 checkpoint.save(run.checkpoints, done,
                                 {**expect, **counters, "state": algo.state_dict()})
-            if flag["stop"] and done < total:
+            if stop.requested and done < total:
                 stopped = True
                 break
             if spent:
