@@ -433,9 +433,8 @@ def not_wider(text: str, pairs: list[tuple[str, np.ndarray, np.ndarray]], name_a
 def not_worse(text: str, a: np.ndarray, b: np.ndarray, name_a: str, name_b: str) -> Check:
     """Claim `a >= b` ("similar or better"): does not hold only if `a` is below `b` by more
     than Z standard errors; holds otherwise (inconclusive with one seed)."""
-    d, se = _diff(a, b, paired)
-    numbers = (f"{name_a} {fmt(a)} vs {name_b} {fmt(b)}; difference {d:.4g}"
-               + (" (paired by seed)" if paired else ""))
+    d, se = _diff(a, b)
+    numbers = f"{name_a} {fmt(a)} vs {name_b} {fmt(b)}; difference {d:.4g}"
     if math.isnan(se):
         return Check(text, INCONCLUSIVE, numbers + " (one seed: no spread to judge by)")
     numbers += f", {Z:g} SE = {Z * se:.3g}"
