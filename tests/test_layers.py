@@ -121,3 +121,22 @@ def test_layers_point_one_way():
                        and a.split(".")[0] != b.split(".")[0])
                    or (a.startswith("workbench") and not in_app(a) and in_app(b)))
     assert wrong == []
+
+
+def test_the_design_map_names_every_module():
+    """docs/design.md's layout table names every module file of the four packages (a file
+    in a sub-package is named by its folder, e.g. `bench/`), so the map matches the tree."""
+    doc = (ROOT / "docs" / "design.md").read_text()
+    rows = "\n".join(line for line in doc.splitlines()
+                     if line.startswith(tuple(f"| `{p}/" for p in PACKAGES)))
+    missing = []
+    for package in PACKAGES:
+        for path in sorted((ROOT / package).rglob("*.py")):
+            if path.name in ("__init__.py", "__main__.py"):
+                continue
+            folders = path.relative_to(ROOT / package).parts[:-1]
+            named = f"`{path.name}`" in rows or any(f"`{f}/`" in rows for f in folders
+                                                    if f != "app")
+            if not named:
+                missing.append(str(path.relative_to(ROOT)))
+    assert missing == []

@@ -36,7 +36,8 @@ def resolved_config(algo: str, task: str, sets: Sequence[str] = (), seed: int = 
                     backend: str | None = None) -> dict[str, Any]:
     """The fully resolved config of one run: `algo`'s defaults, then the `sets` strings
     (`key=value`), the seed and the backend (one the algorithm cannot use falls back to
-    local; every algorithm of the workbench runs on both `local` and `ray`).
+    local: exact MAML, `maml`, runs only locally, so `reproduce a6 --backend ray` trains
+    its oracle runs locally and its ES-MAML runs on Ray).
 
     Every config `compare` and `reproduce` train is built here, so the config layer stays
     behind this one function."""
