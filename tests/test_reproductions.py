@@ -350,3 +350,10 @@ def test_a_figure_decides_only_the_checks_its_selected_runs_support(tmp_path):
     assert result["trained"] == 4
     assert "K=5: DPP beats MC (policy L)" in section and "margin 13.5" in section
     assert "HC beats MC" not in section and "penalty" not in section.split("| check |")[1]
+
+
+def test_a_figure_of_new_seeds_draws_its_pictures_from_its_first_seed(tmp_path):
+    """`--seeds 5-14` has no seed 0: the trajectory pictures use the first seed it has
+    (fig2's report crashed on seed 0 before)."""
+    result = runner.reproduce("fig2", "smoke", tmp_path, seeds="1-2", progress=False)
+    assert any(f.endswith("fig2_trajectories.png") for f in result["files"])

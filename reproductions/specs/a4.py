@@ -70,12 +70,14 @@ def pictures(r: Results, out: Path) -> list[Path]:
     for arch, pair in PAIRS.items():
         if not all(r.has(run) for run in pair):
             continue
+        first = r.seeds[0]
         panels = [panel for run in pair
-                  for panel in paths.exploration_panels(r.dirs[(run, 0)], RUNS[run], 3)]
+                  for panel in paths.exploration_panels(r.dirs[(run, first)], RUNS[run], 3)]
         name = "a4_exploration.png" if arch == "H" else f"a4_exploration_{arch}.png"
         written.append(plots.trajectories(panels, out / name,
                                           f"Fig. A4: exploration rollouts and adapted policy "
-                                          f"on Navigation-2D, policy {arch}, K = 20, seed 0"))
+                                          f"on Navigation-2D, policy {arch}, K = 20, "
+                                          f"seed {first}"))
     return written
 
 

@@ -115,13 +115,14 @@ def pictures(r: Results, out: Path) -> list[Path]:
     panels = []
     for run, who in (("mc-K20", "ES-MAML (MC)"), ("promp-K20", "PG-MAML (ProMP)")):
         if r.has(run):
-            panels += paths.exploration_panels(r.dirs[(run, 0)], who, 4,
+            panels += paths.exploration_panels(r.dirs[(run, r.seeds[0])], who, 4,
                                                lambda task: f"corner {task % 4}")
     if not panels:
         return []
     return [plots.trajectories(panels, out / "fig1_exploration.png",
                                "Fig. 1a: the K = 20 exploration rollouts and the adapted "
-                               "policy, ES-MAML vs PG-MAML, Four Corners, seed 0")]
+                               "policy, ES-MAML vs PG-MAML, Four Corners, seed "
+                               f"{r.seeds[0]}")]
 
 
 FIGURE = Figure(

@@ -98,11 +98,12 @@ def pictures(r: Results, out: Path) -> list[Path]:
     for run in VARIANTS:
         if not r.has(run):
             continue
-        family, pos, tasks = paths.adapted_paths(r.dirs[(run, 0)])
+        family, pos, tasks = paths.adapted_paths(r.dirs[(run, r.seeds[0])])
         panels += [(f"{LABELS[run]}, task {int(t)}", family, [(pos[:, i].numpy(), "tab:blue")],
                     paths.goals(family, int(t))) for i, t in enumerate(tasks[:4])]
     return [plots.trajectories(panels, out / "fig2_trajectories.png",
-                               "Fig. 2: adapted HC policies on Six Circles, K = 20, seed 0")]
+                               "Fig. 2: adapted HC policies on Six Circles, K = 20, seed "
+                               f"{r.seeds[0]}")]
 
 
 FIGURE = Figure(
