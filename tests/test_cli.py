@@ -67,3 +67,21 @@ def test_a_new_run_builds_its_algorithm_once_and_a_resume_once(tmp_path, monkeyp
     assert built == [0]
     assert main(["train", "--resume", str(out), "--set", "iterations=3", "--quiet"]) == 0
     assert built == [0, 0]
+
+
+def test_an_unreachable_ray_cluster_is_refused_at_once_with_no_run_directory(tmp_path,
+                                                                             capsys):
+    """Ray retries an unreachable address for minutes; the workbench refuses it in one
+    line, rc 2, before the run directory exists (issue 28's bad-input standard)."""
+    import time
+    out = tmp_path / "r"
+    start = time.monotonic()
+    rc = main(["train", "--algo", "es-maml", "--task", "four-corners", "--backend", "ray",
+               "--ray-address", "127.0.0.1:1", "--out", str(out), "--quiet"])
+    err = capsys.readouterr().err
+    assert rc == 2 and time.monotonic() - start < 30
+    assert "cannot reach a Ray cluster at '127.0.0.1:1'" in err and len(err.splitlines()) == 1
+    assert not out.exists()
+    assert main(["train", "--algo", "es-maml", "--task", "four-corners", "--backend", "ray",
+                 "--ray-address", "nonsense", "--out", str(out), "--quiet"]) == 2
+    assert "is not HOST:PORT, ray://HOST:PORT, auto or unset" in capsys.readouterr().err

@@ -122,4 +122,5 @@ def make_backend(config: dict[str, Any], supported: tuple[str, ...] | None = Non
                        actor_cpus=int(config.get("ray_actor_cpus") or 1))
 
 
-__all__ = ["BACKENDS", "Backend", "TrajectorySampler", "check_backend", "make_backend", "import_function"]
+__all__ = ["BACKENDS", "Backend", "TrajectorySampler", "check_backend", "import_function",
+           "make_backend"]

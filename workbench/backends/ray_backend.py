@@ -26,6 +26,7 @@ loop writes it to TensorBoard text and counts it in `ray/actor_restarts`).
 from __future__ import annotations
 
 import logging
+import socket
 import time
 from dataclasses import dataclass
 from typing import Any, Callable, ClassVar
@@ -70,6 +71,31 @@ class ActorSlot:
         return f"actor {self.index} (pid {self.pid} on {self.host}, node {self.node})"
 
 
+#: Seconds a cluster address may take to accept a TCP connection before a run refuses it.
+REACH_TIMEOUT_S = 5.0
+
+
+def check_reachable(address: str | None, timeout: float = REACH_TIMEOUT_S) -> None:
+    """Refuse, in one line and before anything is written, a `HOST:PORT` or
+    `ray://HOST:PORT` cluster address that does not accept a TCP connection within
+    `timeout` seconds (Ray itself retries such an address for minutes, printing warnings).
+    Unset, `local` and `auto` are Ray's to resolve and pass unchecked."""
+    if address in (None, "", "local", "auto"):
+        return
+    target = address[len("ray://"):] if address.startswith("ray://") else address
+    host, sep, port = target.rpartition(":")
+    if not sep or not host or not port.isdigit():
+        raise ValueError(f"ray_address {address!r} is not HOST:PORT, ray://HOST:PORT, auto "
+                         f"or unset")
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout).close()
+    except OSError as err:
+        reason = err.strerror or type(err).__name__
+        raise ValueError(f"cannot reach a Ray cluster at {address!r} ({reason}); start one "
+                         f"with `ray start --head`, or leave ray_address unset to start a "
+                         f"local instance") from None
+
+
 class RayBackend(Backend):
     name = "ray"
     counter_keys = (RESTART_KEY,)
@@ -79,6 +105,7 @@ class RayBackend(Backend):
             raise ValueError(f"ray_actors must be >= 0 (0: one per cluster CPU); got {actors}")
         if actor_cpus < 1:
             raise ValueError(f"ray_actor_cpus must be >= 1; got {actor_cpus}")
+        check_reachable(address)
         self.address, self.actors, self.actor_cpus = address, actors, actor_cpus
         self.restarts = 0
         self._events: list[tuple[str | None, str]] = []
