@@ -3,6 +3,10 @@
 Adding a family is one file plus one line in `REGISTRY` (or, from another package, an entry
 point in the group `workbench.tasks` naming `module:Class`). Classes are imported only when
 first used, so a family with heavy dependencies costs nothing until it is asked for.
+
+A gymnasium environment with a task hook needs no family class: `gym:ID` or
+`gym:module:Callable` names it directly, and an entry point may name the environment class
+itself (`workbench.tasks.gym_adapter` wraps it).
 """
 
 from __future__ import annotations
@@ -37,7 +41,15 @@ def available() -> dict[str, str]:
 
 
 def family_class(name: str) -> type[TaskFamily]:
-    return REGISTRY.load(name)
+    """The family class of `name`: a registered family, or a gymnasium environment adapted
+    by `workbench.tasks.gym_adapter` (`gym:...`, or an entry point naming an Env)."""
+    from workbench.tasks import gym_adapter
+    if isinstance(name, str) and name.startswith(gym_adapter.PREFIX):
+        return gym_adapter.family_for(name)
+    target = REGISTRY.load(name)
+    if isinstance(target, type) and issubclass(target, TaskFamily):
+        return target
+    return gym_adapter.adapt_entry(target, name)
 
 
 def make_family(name: str, **params: Any) -> TaskFamily:

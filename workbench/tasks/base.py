@@ -73,6 +73,16 @@ class BatchedSim(abc.ABC):
                              f"expected {list(shape)} (batch, act_dim)")
         return actions.to(self.dtype)
 
+    def reset_seeds(self, seeds: Tensor | None) -> Tensor:
+        """`seeds` as `[B]` int64 (default 0..B-1), or a ValueError if the count is wrong."""
+        if seeds is None:
+            return torch.arange(self.batch_size)
+        seeds = torch.as_tensor(seeds, dtype=torch.int64).reshape(-1)
+        if len(seeds) != self.batch_size:
+            raise ValueError(f"{self.family.name}: got {len(seeds)} seeds for "
+                             f"{self.batch_size} environments")
+        return seeds
+
     @abc.abstractmethod
     def reset(self, seeds: Tensor | None = None) -> Tensor:
         """Start every environment; `seeds [B]` drive any reset noise, one per rollout."""

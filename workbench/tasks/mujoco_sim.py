@@ -260,12 +260,7 @@ class MujocoSim(BatchedSim):
 
     # -- state ----------------------------------------------------------------------
     def reset(self, seeds: Tensor | None = None) -> Tensor:
-        if seeds is None:
-            seeds = torch.arange(self.batch_size)
-        seeds = torch.as_tensor(seeds, dtype=torch.int64).reshape(-1)
-        if len(seeds) != self.batch_size:
-            raise ValueError(f"{self.family.name}: got {len(seeds)} seeds for "
-                             f"{self.batch_size} environments")
+        seeds = self.reset_seeds(seeds)
         qpos, qvel = reset_state(self.family.robot, seeds)
         self.engine.reset(qpos, qvel)
         self.alive[:] = True

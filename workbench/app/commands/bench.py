@@ -60,6 +60,8 @@ def _bench(args: argparse.Namespace) -> int:
     positive("--rollouts", args.rollouts)
     positive("--horizon", args.horizon, "a positive number of steps (default: the task's)")
     positive("--loop-rollouts", args.loop_rollouts)
+    if args.against:
+        return _bench_against(args)
     result = bench_rollouts(args.task, rollouts=args.rollouts, horizon=args.horizon,
                             policy=args.policy, threads=args.threads,
                             loop_rollouts=args.loop_rollouts, progress=not args.json)
@@ -82,6 +84,24 @@ def _bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def _bench_against(args: argparse.Namespace) -> int:
+    from workbench.app.bench.against import bench_against
+    if args.threads is not None or args.loop_rollouts != 300:
+        raise ValueError("--against times both simulators on one thread over the same "
+                         "rollouts; --threads and --loop-rollouts do not apply")
+    result = bench_against(args.task, args.against, rollouts=args.rollouts,
+                           horizon=args.horizon, policy=args.policy, progress=not args.json)
+    if not args.json:
+        print(f"{result['rollouts']} rollouts x horizon {result['horizon']}, policy "
+              f"{result['policy']}, one thread each, same parameters and seeds")
+        print(f"  {result['task']:40s} {result['steps_per_s']:14,.0f} env-steps/s")
+        print(f"  {result['against']:40s} {result['against_steps_per_s']:14,.0f} env-steps/s")
+        print(f"  ratio {result['task']} / {result['against']}: "
+              f"{result['task_over_against']:.2f}")
+    print(json.dumps(result))
+    return 0
+
+
 def _bench_contention(args: argparse.Namespace) -> int:
     from workbench.app.bench.contention import bench_contention
     positive("--iterations", args.iterations, "a positive number of training iterations")
@@ -90,7 +110,8 @@ def _bench_contention(args: argparse.Namespace) -> int:
         ("--policy", args.policy, "L"), ("--threads", args.threads, None),
         ("--loop-rollouts", args.loop_rollouts, 300), ("--repeats", args.repeats, 3),
         ("--algo", args.algo, "es-maml"), ("--backend", args.backend, None),
-        ("--ray-address", args.ray_address, None)) if value != default]
+        ("--ray-address", args.ray_address, None), ("--against", args.against, None))
+        if value != default]
     if given:
         raise ValueError(f"bench contention takes --task, --iterations and --set; got "
                          f"{', '.join(given)} (it times es-maml locally, before and after "
@@ -113,6 +134,17 @@ def _bench_contention(args: argparse.Namespace) -> int:
     return 0
 
 
+def _rl_task(name: str) -> str:
+    """A task `bench` can time: a registered RL family or a gymnasium adapter name."""
+    if name.startswith("gym:"):
+        return name
+    valid = sorted(n for n in available() if n != "sine")
+    if name not in valid:
+        raise argparse.ArgumentTypeError(f"unknown RL task {name!r}; valid: "
+                                         f"{', '.join(valid)}, or gym:ID, gym:module:Class")
+    return name
+
+
 def register(sub) -> None:
     bench = sub.add_parser("bench", help="throughput benchmarks, reported as ratios")
     bench.add_argument("what", choices=["rollouts", "iteration", "contention"],
@@ -120,9 +152,12 @@ def register(sub) -> None:
                             "training iteration; contention: the demo's training alone and "
                             "beside a busy core, before and after the threads default")
     rl_tasks = sorted(n for n in available() if n != "sine")
-    bench.add_argument("--task", default=None, choices=rl_tasks, metavar="TASK",
-                       help="one of: " + ", ".join(rl_tasks) + " (contention: default "
-                            "four-corners)")
+    bench.add_argument("--task", default=None, type=_rl_task, metavar="TASK",
+                       help="one of: " + ", ".join(rl_tasks) + ", or gym:... (contention: "
+                            "default four-corners)")
+    bench.add_argument("--against", default=None, type=_rl_task, metavar="TASK",
+                       help="for `rollouts`: time TASK's simulator beside --task's over the "
+                            "same rollouts (e.g. halfcheetah-fb --against gym:...)")
     bench.add_argument("--iterations", type=int, default=30,
                        help="for `contention`: training iterations per measurement")
     bench.add_argument("--rollouts", type=int, default=None,

@@ -31,7 +31,7 @@ def _compare(args: argparse.Namespace) -> int:
 
 def register(sub) -> None:
     comp = sub.add_parser("compare", help="several algorithms, same task, seeds and budget")
-    comp.add_argument("--task", required=True, help="task family")
+    comp.add_argument("--task", required=True, help="task family, or gym:ID / gym:module:Class (docs/own-task.md)")
     comp.add_argument("--algos", required=True, help="comma-separated, e.g. es-maml,promp")
     comp.add_argument("--seeds", type=int, default=3)
     comp.add_argument("--budget-rollouts", type=int, required=True,

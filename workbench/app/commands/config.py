@@ -27,7 +27,7 @@ def _config(args: argparse.Namespace) -> int:
 def register(sub) -> None:
     conf = sub.add_parser("config", help="print the resolved config of a run, without running")
     conf.add_argument("--algo", help="algorithm: " + (", ".join(sorted(algorithms())) or "-"))
-    conf.add_argument("--task", help="task family")
+    conf.add_argument("--task", help="task family, or gym:ID / gym:module:Class")
     conf.add_argument("--config", help="YAML file of config keys")
     conf.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     conf.add_argument("--seed", type=int, default=None)

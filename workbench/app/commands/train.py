@@ -77,7 +77,8 @@ def _runs(args: argparse.Namespace) -> int:
 def register(sub) -> None:
     train = sub.add_parser("train", help="train a meta-learner (or --resume a run)")
     train.add_argument("--algo", help="algorithm: " + (", ".join(sorted(algorithms())) or "-"))
-    train.add_argument("--task", help="task family: " + ", ".join(sorted(available())))
+    train.add_argument("--task", help="task family: " + ", ".join(sorted(available())) +
+                       ", or gym:ID / gym:module:Class (docs/own-task.md)")
     train.add_argument("--config", help="YAML file of config keys")
     train.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                        help="override a config key (repeatable), e.g. --set adaptation=hc")

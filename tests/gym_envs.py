@@ -1,0 +1,71 @@
+"""Small gymnasium environments for tests/test_gym_adapter.py: each breaks one rule the
+adapter checks (or follows it in a form the example does not use)."""
+
+from __future__ import annotations
+
+import gymnasium as gym
+import numpy as np
+
+from examples.target_pendulum import TargetPendulum
+
+
+class NoHook(gym.Env):
+    """No sample_tasks, no set_task."""
+    observation_space = gym.spaces.Box(-1.0, 1.0, (2,))
+    action_space = gym.spaces.Box(-1.0, 1.0, (1,))
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        return np.zeros(2), {}
+
+    def step(self, action):
+        return np.zeros(2), 0.0, False, False, {}
+
+
+class DiscreteActions(TargetPendulum):
+    def __init__(self) -> None:
+        super().__init__()
+        self.action_space = gym.spaces.Discrete(3)
+
+
+class DictObservations(TargetPendulum):
+    def __init__(self) -> None:
+        super().__init__()
+        self.observation_space = gym.spaces.Dict({"x": gym.spaces.Box(-1.0, 1.0, (3,))})
+
+
+class RaisesAtStep3(TargetPendulum):
+    """Raises at the fourth step (step index 3) of every rollout."""
+
+    def reset(self, *, seed=None, options=None):
+        self.t = 0
+        return super().reset(seed=seed, options=options)
+
+    def step(self, action):
+        if self.t == 3:
+            raise FloatingPointError("the pole left the plane")
+        self.t += 1
+        return super().step(action)
+
+
+class EndsEarly(TargetPendulum):
+    """Terminates after `target`-dependent steps: 5 for targets below 0, else 8."""
+
+    def reset(self, *, seed=None, options=None):
+        self.t = 0
+        return super().reset(seed=seed, options=options)
+
+    def step(self, action):
+        obs, reward, _, truncated, info = super().step(action)
+        self.t += 1
+        return obs, reward, self.t >= (5 if self.target < 0 else 8), truncated, info
+
+
+def three_tasks(n):
+    """A sampler that ignores n."""
+    return [{"target": 0.1}] * 3
+
+
+def gravities(n, rng):
+    """Tasks for gymnasium's Pendulum-v1, which has no set_task: its attribute g."""
+    return [{"g": float(g)} for g in rng.uniform(8.0, 12.0, n)]
