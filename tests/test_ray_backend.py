@@ -284,3 +284,25 @@ def test_backend_errors_are_one_line_and_name_the_fix(tmp_path, capsys, monkeypa
                         lambda name, *a: None if name == "ray" else real(name, *a))
     with pytest.raises(ValueError, match=r"pip install -e '\.\[ray\]'"):
         make_backend({"backend": "ray"}, ("local", "ray"))
+
+
+PENDULUM = "gym:examples.target_pendulum:TargetPendulum"
+
+
+@pytest.mark.parametrize("algo", ["es-maml", "promp"])
+def test_a_gymnasium_task_on_ray_gives_the_local_numbers(cluster, tmp_path, algo):
+    """Issue 28: an adapted gymnasium environment (one env per rollout, reset from its
+    seed) gives the same numbers on Ray's actors as in this process."""
+    sets = RAY_SMOKE if algo == "es-maml" else PG_SMOKE
+
+    def run(out: Path, backend: str) -> list[dict]:
+        assert main(["train", "--algo", algo, "--task", PENDULUM, "--out", str(out), "--seed",
+                     "2", "--quiet", "--backend", backend,
+                     *set_args([*sets, "horizon=20", "iterations=2"])]) == 0
+        return runmod.RunDir(out).read_metrics()
+
+    local, remote = run(tmp_path / "local", "local"), run(tmp_path / "ray", "ray")
+    assert numbers(remote) == numbers(local)
+    assert torch.equal(final_state(tmp_path / "local")["theta"],
+                       final_state(tmp_path / "ray")["theta"])
+    assert wait_for_free_cpus() == 2.0
