@@ -29,7 +29,7 @@ from workbench import metrics as m
 from workbench.app import experiment
 from workbench.app.curves import curves
 from workbench.app.jobs import Job, flatten, resolved_config
-from workbench.app.plotting import plt, save_figure
+from workbench.app.plotting import layout_figure, panel_title, plt, save_figure
 from workbench.app.rundir import RunDir, check_out_dir
 
 #: The iteration limit of a compare run: never reached, the rollout budget stops it first.
@@ -147,16 +147,16 @@ def _per_seed(rows: list[dict[str, Any]], algo: str) -> list[list[dict[str, Any]
 def plot(rows: list[dict[str, Any]], algos: list[str], task: str, out: Path) -> list[Path]:
     paths = []
     for axis in m.AXES:
-        fig, ax = plt.subplots(figsize=(6, 4))
+        fig, axes = layout_figure(6, 4)
+        ax = axes[0, 0]
         for algo in algos:
             x, mean, std = curves(_per_seed(rows, algo), axis, m.TEST_POST)
             (line,) = ax.plot(x, mean, label=algo)
             ax.fill_between(x, mean - std, mean + std, color=line.get_color(), alpha=0.25)
         ax.set_xlabel(m.AXIS_LABELS[axis])
         ax.set_ylabel("post-adaptation test return")
-        ax.set_title(f"{task}: mean +- std over seeds")
         ax.legend()
-        fig.tight_layout()
+        panel_title(ax, f"{task}: mean +- std over seeds", fontsize=12)
         paths.append(save_figure(fig, out / f"compare_{axis}.png"))
         plt.close(fig)
     return paths
