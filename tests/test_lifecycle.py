@@ -369,3 +369,54 @@ def test_a_resumed_run_is_said_to_resume_at_its_newest_checkpoint(tmp_path, caps
     display_mod.JobDisplay([job], enabled=True).open(job)
     line = capsys.readouterr().err.splitlines()[-1]
     assert line.endswith("seed 0 resumed at 1/3 iterations"), line
+
+
+COUNT_SIGINTS = """
+import signal, sys, time
+count = 0
+def handle(signum, frame):
+    global count
+    count += 1
+    open(sys.argv[1], "w").write(str(count))
+signal.signal(signal.SIGINT, handle)
+open(sys.argv[1], "w").write("0")
+time.sleep(20)
+"""
+
+
+def test_the_runners_own_stop_reaches_each_worker_once(tmp_path):
+    """A Ctrl-C reaches each worker once; when one worker then stops first, the runner's
+    "stop everything" must not send the others a second SIGINT, which would interrupt them
+    before their checkpoint (a compare with --jobs 2 lost a whole run that way). A second
+    Ctrl-C still reaches every worker again."""
+    from workbench.app.signals import Stop
+    files = [tmp_path / f"child{i}" for i in range(2)]
+    procs = [subprocess.Popen([sys.executable, "-c", COUNT_SIGINTS, str(f)],
+                              start_new_session=True) for f in files]
+    try:
+        deadline = time.monotonic() + 30
+        while not all(f.exists() for f in files):
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        counts = lambda: [int(f.read_text() or 0) for f in files]
+
+        def settle(expected):
+            deadline = time.monotonic() + 10
+            while counts() != expected and time.monotonic() < deadline:
+                time.sleep(0.05)
+            time.sleep(0.3)  # and nothing more arrives
+            return counts()
+
+        stop = Stop()
+        stop.children.update(procs)
+        stop.handle(signal.SIGINT, None)  # the user's Ctrl-C
+        assert settle([1, 1]) == [1, 1]
+        stop.forward()  # the runner, after one run stopped or failed
+        stop.forward()
+        assert settle([1, 1]) == [1, 1]
+        stop.handle(signal.SIGINT, None)  # a second Ctrl-C
+        assert settle([2, 2]) == [2, 2]
+    finally:
+        for proc in procs:
+            proc.kill()
+            proc.wait()

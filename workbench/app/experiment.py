@@ -116,6 +116,7 @@ def _workers(todo: Sequence[Job], parallel: int, display: JobDisplay, stop: Stop
                     continue
                 del running[proc]
                 stop.children.discard(proc)
+                stop.signalled.discard(proc)
                 log.close()
                 ok = rc == 0 and finished(job.path, job.config)
                 display.close(job, ok)

@@ -8,6 +8,10 @@ SIGTERM handler), restoring what it replaced on exit. What a signal does:
 
 - it sets `requested` and is forwarded to the worker processes in `children` (which run in
   sessions of their own, so a terminal's Ctrl-C reaches each only once);
+- the runner's own requests to stop (`forward()`: a run failed, or one was stopped by a
+  signal sent to it alone) reach each child at most once, so a child that is already
+  finishing its iteration is not given the second SIGINT that would interrupt it before
+  its checkpoint (it lost the whole run when one of two parallel runs stopped first);
 - inside a training loop (`training=True`), a second SIGINT raises KeyboardInterrupt at
   once; the first lets the loop finish its iteration and checkpoint;
 - outside one, while `abort` is set (an inline run starting up or tearing down), it raises
@@ -35,20 +39,24 @@ class Stop:
         self.abort = False  # raise KeyboardInterrupt at a signal outside a training loop
         self.training = 0  # training loops running in this process (0 or 1)
         self.children: set[subprocess.Popen] = set()
+        self.signalled: set[subprocess.Popen] = set()  # children already asked to stop
 
     def handle(self, signum: int, frame: Any) -> None:
         again = self.requested
         self.requested = True
-        self.forward(signum)
+        self.forward(signum, again=True)
         if self.training:
             if again and signum == signal.SIGINT:
                 raise KeyboardInterrupt
         elif self.abort:
             raise KeyboardInterrupt
 
-    def forward(self, signum: int = signal.SIGINT) -> None:
+    def forward(self, signum: int = signal.SIGINT, again: bool = False) -> None:
+        """Pass `signum` to the running children: to those not yet asked to stop, or to
+        all (`again`: a signal this process received, e.g. a second Ctrl-C)."""
         for proc in list(self.children):
-            if proc.poll() is None:
+            if proc.poll() is None and (again or proc not in self.signalled):
+                self.signalled.add(proc)
                 proc.send_signal(signum)
 
 
