@@ -12,9 +12,9 @@ chunks of `STATS_CHUNK` rows) so that a batch split over workers at multiples of
 `STATS_CHUNK` rows gives the same bits as one process.
 
 Its two users differ only in the policy they pass and in what they keep:
-- `evaluate(spec, family, thetas [N, D], tasks [N], horizon)`: deterministic rollouts, rollout
-  i with policy `thetas[i]` on task `tasks[i]`; every ES phase (perturbed points, adaptation
-  queries, adapted points) is one such call.
+- `deterministic_rollouts(spec, family, thetas [N, D], tasks [N], horizon)`: rollout i
+  with the deterministic policy `thetas[i]` on task `tasks[i]`; every ES phase (perturbed
+  points, adaptation queries, adapted points) is one such call.
 - `baselines.trajectories.sample`: Gaussian-policy rollouts for the PG baselines, which also
   records the per-step trace (observations, actions, log-probs, means, mask, dones).
 """
