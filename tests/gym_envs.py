@@ -69,3 +69,16 @@ def three_tasks(n):
 def gravities(n, rng):
     """Tasks for gymnasium's Pendulum-v1, which has no set_task: its attribute g."""
     return [{"g": float(g)} for g in rng.uniform(8.0, 12.0, n)]
+
+
+class OwnGenerator(TargetPendulum):
+    """Draws its tasks from the environment's own np_random (Meta-World's habit)."""
+
+    def sample_tasks(self, n):
+        return [{"target": float(t)} for t in self.np_random.uniform(-0.4, 0.4, n)]
+
+
+def unseeded(n):
+    """Tasks from fresh OS entropy: different at every call."""
+    import numpy as np
+    return [{"target": float(t)} for t in np.random.default_rng().uniform(-0.4, 0.4, n)]

@@ -114,6 +114,12 @@ def test_tasks_are_drawn_once_from_the_split_seed_and_keys_come_from_the_constru
     assert heavy.make_sim(torch.tensor([0])).envs[0].mass == 2.0
 
 
+def test_an_environment_drawing_from_its_own_np_random_gets_the_split_seed():
+    a = make_family("gym:tests.gym_envs:OwnGenerator")
+    assert a.tasks == make_family("gym:tests.gym_envs:OwnGenerator").tasks
+    assert a.tasks != make_family("gym:tests.gym_envs:OwnGenerator", split_seed=1).tasks
+
+
 def test_a_plain_environment_takes_dict_tasks_from_a_sampler():
     """gymnasium's Pendulum-v1 has no task hook: a sampler's dict tasks set attributes."""
     family = make_family("gym:Pendulum-v1", sampler="tests.gym_envs:gravities",
@@ -161,6 +167,8 @@ BAD = [
     (["gym:tests.gym_envs:RaisesAtStep3"],
      "step 3 of rollout 0 on task 0 ({'target': 0.374"),
     ([PENDULUM, "--set", "task.gravity=3"], "unknown config key 'task.gravity'"),
+    ([PENDULUM, "--set", "task.sampler=tests.gym_envs:unseeded"],
+     "gave different tasks for the same seed"),
 ]
 
 

@@ -13,11 +13,13 @@ there (as `python -m` would), so a file beside the user's shell works.
 Tasks. The environment's own `sample_tasks(n)` (learn2learn's MetaEnv convention) draws
 them, or the function named by `task.sampler` (`module:function`, called as `f(n)`). Either
 gets `seed=` when it takes a `seed` argument, `rng=` (a NumPy Generator) when it takes an
-`rng`; otherwise NumPy's and Python's global generators are seeded for the call and
-restored after. `num_train + num_test` tasks (default 50 + 5) are drawn once from
-`task.split_seed`, as for every family, and travel as integer ids. A task reaches an
-environment through its `set_task(task)`; an environment without one takes tasks that are
-dicts of attributes, set on `env.unwrapped` (e.g. `{"g": 12.0}` on gymnasium's Pendulum).
+`rng`; otherwise NumPy's and Python's global generators are seeded for the call and restored
+after (and the environment's own `np_random` is seeded before its `sample_tasks`). The draw
+is made twice and must give the same tasks. `num_train + num_test` tasks (default 50 + 5)
+are drawn once from `task.split_seed`, as for every family, and travel as integer ids. A
+task reaches an environment through its `set_task(task)`; an environment without one takes
+tasks that are dicts of attributes, set on `env.unwrapped` (e.g. `{"g": 12.0}` on
+gymnasium's Pendulum).
 
 Simulation. `GymSim` is a `BatchedSim` over B environments stepped in lockstep in Python,
 one environment per rollout; it resets rollout i with `env.reset(seed=seeds[i])`, so every
@@ -275,9 +277,11 @@ class GymFamily(TaskFamily):
         self._pool.append(env)
         sampler_name = self.params["sampler"]
         if sampler_name:
-            sampler, what = import_attr(sampler_name, "task.sampler"), f"task.sampler {sampler_name!r}"
+            sampler = import_attr(sampler_name, "task.sampler")
+            what = f"task.sampler {sampler_name!r}"
         else:
-            sampler = getattr(env, "sample_tasks", None) or getattr(env.unwrapped, "sample_tasks", None)
+            sampler = (getattr(env, "sample_tasks", None)
+                       or getattr(env.unwrapped, "sample_tasks", None))
             what = "the environment's sample_tasks"
             if sampler is None:
                 raise TaskError(f"{self.name}: the environment has no sample_tasks and no "
@@ -285,15 +289,26 @@ class GymFamily(TaskFamily):
                                 f"environment or --set task.sampler=module:function")
         has_hook = hasattr(env, "set_task") or hasattr(env.unwrapped, "set_task")
         seed = int(torch.randint(0, 2**31 - 1, (1,), generator=generator))
-        try:
-            tasks = seeded_call(sampler, n, seed)
-        except Exception as err:
-            raise TaskError(f"{self.name}: {what} raised {type(err).__name__}: {err}") from None
-        try:
-            tasks = list(tasks)
-        except TypeError:
-            raise TaskError(f"{self.name}: {what} returned {type(tasks).__name__}, not a list "
-                            f"of tasks") from None
+        draws = []
+        for _ in range(2):  # twice: the draw must be a function of the seed
+            if not sampler_name:  # the environment's own generator too (Meta-World style)
+                env.unwrapped.np_random = np.random.default_rng(seed)
+            try:
+                tasks = seeded_call(sampler, n, seed)
+            except Exception as err:
+                raise TaskError(f"{self.name}: {what} raised {type(err).__name__}: "
+                                f"{err}") from None
+            try:
+                draws.append(list(tasks))
+            except TypeError:
+                raise TaskError(f"{self.name}: {what} returned {type(tasks).__name__}, not a "
+                                f"list of tasks") from None
+        tasks = draws[0]
+        if repr(_plain(draws[1])) != repr(_plain(tasks)):
+            raise TaskError(f"{self.name}: {what} gave different tasks for the same seed; draw "
+                            f"them from its seed or rng argument, numpy.random, random or the "
+                            f"environment's np_random, so that every process, and a resumed "
+                            f"run, sees the same tasks")
         if len(tasks) != n:
             raise TaskError(f"{self.name}: {what} returned {len(tasks)} tasks when asked for "
                             f"{n} (num_train + num_test)")
