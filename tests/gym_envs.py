@@ -34,12 +34,16 @@ class DictObservations(TargetPendulum):
         self.observation_space = gym.spaces.Dict({"x": gym.spaces.Box(-1.0, 1.0, (3,))})
 
 
-class RaisesAtStep3(TargetPendulum):
-    """Raises at the fourth step (step index 3) of every rollout."""
+class Counting(TargetPendulum):
+    """Counts the steps of the current rollout in `t`."""
 
     def reset(self, *, seed=None, options=None):
         self.t = 0
         return super().reset(seed=seed, options=options)
+
+
+class RaisesAtStep3(Counting):
+    """Raises at the fourth step (step index 3) of every rollout."""
 
     def step(self, action):
         if self.t == 3:
@@ -48,12 +52,8 @@ class RaisesAtStep3(TargetPendulum):
         return super().step(action)
 
 
-class EndsEarly(TargetPendulum):
+class EndsEarly(Counting):
     """Terminates after `target`-dependent steps: 5 for targets below 0, else 8."""
-
-    def reset(self, *, seed=None, options=None):
-        self.t = 0
-        return super().reset(seed=seed, options=options)
 
     def step(self, action):
         obs, reward, _, truncated, info = super().step(action)

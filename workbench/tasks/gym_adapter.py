@@ -228,8 +228,6 @@ class GymFamily(TaskFamily):
         kwargs = {k: self.params[k] for k in self.env_keys if self.params[k] is not None}
         try:
             env = self.build(**kwargs)
-        except TaskError:
-            raise
         except Exception as err:
             raise TaskError(f"{self.name}: building the environment raised "
                             f"{type(err).__name__}: {err}") from None
@@ -385,15 +383,13 @@ class GymSim(BatchedSim):
     family: GymFamily
 
     def __init__(self, family: GymFamily, tasks: Tensor, dtype: torch.dtype) -> None:
-        super().__init__(family, tasks, dtype)
-        self.envs = family.envs(self.batch_size, self)
-        self.alive = np.zeros(self.batch_size, dtype=bool)
-        self.obs = np.zeros((self.batch_size, family.obs_dim))
+        self.envs: list[Any] = []
         self.t = 0
+        super().__init__(family, tasks, dtype)  # set_task allocates the environments
 
     def set_task(self, tasks: Tensor) -> None:
         super().set_task(tasks)
-        if hasattr(self, "envs") and len(self.envs) != self.batch_size:
+        if len(self.envs) != self.batch_size:
             self.envs = self.family.envs(self.batch_size, self)
             self.alive = np.zeros(self.batch_size, dtype=bool)
             self.obs = np.zeros((self.batch_size, self.family.obs_dim))
@@ -414,8 +410,6 @@ class GymSim(BatchedSim):
             try:
                 self.family.apply_task(env, task)
                 obs, _ = env.reset(seed=int(seeds[i]) & 0xFFFFFFFFFFFFFFFF)
-            except TaskError:
-                raise
             except Exception as err:
                 raise TaskError(f"{self.family.name}: set_task/reset of rollout {i} on "
                                 f"{self.family.describe(task)} raised "

@@ -20,15 +20,14 @@ import torch
 from workbench.app.bench.population import population
 from workbench.app.progress import progress as progress_display
 from workbench.rollout import deterministic_rollouts
-from workbench.tasks import make_family
+from workbench.tasks import family_class, make_family
 
 
 def bench_against(task: str, other: str, rollouts: int | None = None,
                   horizon: int | None = None, policy: str = "L", repeats: int = 3,
                   seed: int = 0, progress: bool = True) -> dict[str, Any]:
     torch.set_num_threads(1)
-    first = make_family(task, **({"nthread": 1} if "nthread" in _keys(task) else {}))
-    second = make_family(other, **({"nthread": 1} if "nthread" in _keys(other) else {}))
+    first, second = _one_thread(task), _one_thread(other)
     if (first.obs_dim, first.act_dim) != (second.obs_dim, second.act_dim):
         raise ValueError(f"--against needs the same observation and action sizes: {task} has "
                          f"({first.obs_dim}, {first.act_dim}), {other} "
@@ -59,6 +58,7 @@ def bench_against(task: str, other: str, rollouts: int | None = None,
     }
 
 
-def _keys(name: str) -> list[str]:
-    from workbench.tasks import family_class
-    return family_class(name).Params.keys()
+def _one_thread(name: str):
+    """The family `name`, its physics on one thread where it has a thread setting."""
+    one = {"nthread": 1} if "nthread" in family_class(name).Params.keys() else {}
+    return make_family(name, **one)
