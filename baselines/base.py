@@ -237,7 +237,7 @@ class PGMAML(Algorithm):
                                          split="test")
         steps, post, adapted = self.collect(tasks, s)
         seeds = derive_many(derive(s, DETERMINISTIC), torch.arange(n))
-        two_d = record and self.family.obs_dim == 2
+        two_d = record and self.family.has_positions
         pre = deterministic_rollouts(self.spec, self.family, self.theta[:D].expand(n, D), tasks,
                                      self.horizon, self.normalizer, seeds=seeds, dtype=DTYPE)
         det = deterministic_rollouts(self.spec, self.family, adapted[:, :D], tasks, self.horizon,

@@ -16,7 +16,6 @@ Samplers (all on the N(0, I) scale, so the estimators in `es.estimators` use the
 
 from __future__ import annotations
 
-import math
 
 import numpy as np
 import torch

@@ -233,7 +233,7 @@ class ESMAML(Algorithm):
             adapted = self.operator(self.objective, wp.broadcast(self.theta, n), tasks, seeds)
         finally:
             self.operator.training = True
-        two_d = record and self.family.obs_dim == 2
+        two_d = record and self.family.has_positions
         # supervised objectives score on held-out points; rollouts are scored as in training
         post = self.objective.held_out(adapted.thetas, tasks, derive_many(seeds, POST),
                                        record=two_d)

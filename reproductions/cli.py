@@ -165,6 +165,7 @@ def _calibrate(args: argparse.Namespace) -> int:
 
     from reproductions import calibration
     from workbench.policies import ARCHITECTURES
+    from workbench.app.errors import write_text
     from workbench.app.rundir import git_commit
     from workbench.tasks import make_family
     if args.policy not in ARCHITECTURES:
@@ -194,9 +195,7 @@ def _calibrate(args: argparse.Namespace) -> int:
                                    args.oracle_tasks, args.seed, log)
     result.update({"command": command, "commit": git_commit()})
     root.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(result, indent=1) + "\n")
-    tmp.replace(path)
+    write_text(path, json.dumps(result, indent=1) + "\n")
     print(calibration.summary(result) + f"\n-> {path}")
     return 0
 

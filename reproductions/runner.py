@@ -19,6 +19,7 @@ runs, the checks, the CSV, the plots and the report, and the order the runs trai
 from __future__ import annotations
 
 import csv
+import io
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,7 @@ from reproductions.results import Results
 from reproductions.spec import INCONCLUSIVE, Check, Figure, Run
 from workbench.app import experiment
 from workbench.app.display import start_progress
+from workbench.app.errors import write_text
 from workbench.app.jobs import DONE, Job, budget, plan, resolved_config
 from workbench import metrics as m
 from workbench.registry import Registry
@@ -123,17 +125,17 @@ def write_csv(results: Results, path: Path) -> Path:
     fields = ["figure", "scale", "run", "label", "algo", "task", "seed", m.ITERATION,
               m.ROLLOUTS, m.WALL_TIME, m.TEST_PRE, m.TEST_POST, m.TEST_PRE_STOCHASTIC,
               m.TEST_POST_STOCHASTIC]
-    with path.open("w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=fields)
-        writer.writeheader()
-        for name, run in results.runs.items():
-            for seed, rows in results.evals[name].items():
-                for r in rows:
-                    writer.writerow({"figure": results.figure.name, "scale": results.scale,
-                                     "run": name, "label": run.legend, "algo": run.algo,
-                                     "task": run.task, "seed": seed,
-                                     **{k: r.get(k, "") for k in fields[7:]}})
-    return path
+    text = io.StringIO()
+    writer = csv.DictWriter(text, fieldnames=fields)
+    writer.writeheader()
+    for name, run in results.runs.items():
+        for seed, rows in results.evals[name].items():
+            for r in rows:
+                writer.writerow({"figure": results.figure.name, "scale": results.scale,
+                                 "run": name, "label": run.legend, "algo": run.algo,
+                                 "task": run.task, "seed": seed,
+                                 **{k: r.get(k, "") for k in fields[7:]}})
+    return write_text(path, text.getvalue())
 
 
 def longest_first(jobs: list[Job], run_of: dict[Path, Run], out: Path

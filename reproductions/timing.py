@@ -31,7 +31,6 @@ import datetime
 import heapq
 import json
 import math
-import os
 import resource
 import subprocess
 import sys
@@ -40,6 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from reproductions.spec import Figure, Run
+from workbench.app.errors import write_text
 from workbench.app.runconfig import RunConfig
 from workbench.metrics import WALL_TIME
 from workbench.app.rundir import RunDir
@@ -147,9 +147,8 @@ def measured(figures: list[Figure], scale: str, out: Path, run_missing: bool,
         cached[key] = {"cpu_seconds": round(measure(key), 4), "commit": commit,
                       "date": datetime.date.today().isoformat()}
         out.mkdir(parents=True, exist_ok=True)
-        tmp = out / (CACHE + ".tmp")  # written aside, then renamed: Ctrl-C leaves no torn file
-        tmp.write_text(json.dumps(cached, indent=1, sort_keys=True) + "\n")
-        os.replace(tmp, out / CACHE)
+        # written aside, then renamed: Ctrl-C leaves no torn file
+        write_text(out / CACHE, json.dumps(cached, indent=1, sort_keys=True) + "\n")
     return _merged(cached, runs)
 
 

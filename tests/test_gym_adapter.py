@@ -168,6 +168,10 @@ BAD = [
     ([PENDULUM, "--set", "task.gravity=3"], "unknown config key 'task.gravity'"),
     ([PENDULUM, "--set", "task.sampler=tests.gym_envs:unseeded"],
      "gave different tasks for the same seed"),
+    (["gym:tests.gym_envs:not_an_environment"],
+     "the task's constructor returned int 3, which is not an environment (no "
+     "observation_space)"),
+    (["gym:tests.gym_envs:VectorReward"], "expected a number and two booleans"),
 ]
 
 

@@ -106,6 +106,9 @@ def lockstep(sim: BatchedSim, policy: StepPolicy, horizon: int,
     # a batch-wide sum per step would depend on the batch's size and split.
     s1 = torch.zeros(n, obs_dim, dtype=torch.float64)
     s2 = torch.zeros(n, obs_dim, dtype=torch.float64)
+    if positions and sim.position() is None:
+        raise ValueError(f"{sim.family.name}: its simulator has no positions to record "
+                         f"(see TaskFamily.has_positions)")
     path = [sim.position().clone()] if positions else None
     steps: dict[str, list[Tensor]] = {k: [] for k in trace}
     masked = "mask" in trace or "rewards" in trace

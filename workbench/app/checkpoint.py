@@ -14,10 +14,13 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 from pathlib import Path
 from typing import Any, Callable
 
 import torch
+
+from workbench.app.errors import WriteFailed, writing
 
 FORMAT = 1
 KEEP = 3
@@ -34,11 +37,21 @@ class DamagedCheckpoint(CheckpointError):
 
 
 def save(directory: Path, iteration: int, payload: dict[str, Any]) -> Path:
-    directory.mkdir(parents=True, exist_ok=True)
+    """Write `iter_NNNNNN.pt` aside and rename it, then drop all but the newest KEEP; a
+    failed write raises `WriteFailed` naming the file and leaves the older ones."""
     path = directory / f"iter_{iteration:06d}.pt"
     tmp = path.with_suffix(".pt.tmp")
-    torch.save({"format": FORMAT, "iteration": iteration, **payload}, tmp)
-    os.replace(tmp, path)
+    with writing(path):
+        directory.mkdir(parents=True, exist_ok=True)
+        try:
+            torch.save({"format": FORMAT, "iteration": iteration, **payload}, tmp)
+        except RuntimeError as err:  # torch reports a failed write (disk full) this way
+            tmp.unlink(missing_ok=True)
+            free = shutil.disk_usage(directory).free
+            raise WriteFailed(f"cannot write {path}: torch.save failed "
+                              f"({str(err).strip().splitlines()[0]}; {free} bytes free on "
+                              f"its file system)") from err
+        os.replace(tmp, path)
     for old in list_checkpoints(directory)[:-KEEP]:
         old.unlink(missing_ok=True)
     return path

@@ -14,6 +14,7 @@ from importlib.metadata import entry_points
 
 from workbench import __version__
 from workbench.app.commands import bench, compare, config, tasks, train
+from workbench.app.errors import CommandFailed
 
 #: The built-in sub-commands, in the order `workbench --help` lists them.
 BUILT_IN = (tasks, config, train, compare, bench)
@@ -46,6 +47,9 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as err:
         print(f"workbench: error: {err}", file=sys.stderr)
         return 2
+    except CommandFailed as err:  # workbench.app.errors: the input was fine, the work failed
+        print(f"workbench: error: {err}", file=sys.stderr)
+        return 1
     except OSError as err:
         # An ordinary path mistake (missing, a directory, no permission, disk full)
         # reported by the operating system: one line naming the path. Only errors that

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import csv
 import difflib
+import io
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,7 @@ import numpy as np
 from workbench import metrics as m
 from workbench.app import experiment
 from workbench.app.curves import curves
+from workbench.app.errors import write_text
 from workbench.app.jobs import Job, flatten, resolved_config
 from workbench.app.plotting import layout_figure, panel_title, plt, save_figure
 from workbench.app.rundir import RunDir, check_out_dir
@@ -132,11 +134,11 @@ def evaluations(jobs: list[Job]) -> list[dict[str, Any]]:
 
 
 def write_csv(rows: list[dict[str, Any]], path: Path) -> Path:
-    with path.open("w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=FIELDS)
-        writer.writeheader()
-        writer.writerows(rows)
-    return path
+    text = io.StringIO()
+    writer = csv.DictWriter(text, fieldnames=FIELDS)
+    writer.writeheader()
+    writer.writerows(rows)
+    return write_text(path, text.getvalue())
 
 
 def _per_seed(rows: list[dict[str, Any]], algo: str) -> list[list[dict[str, Any]]]:
@@ -197,6 +199,6 @@ def compare(task: str, algos: list[str], seeds: int, budget: int, out: str | Pat
     csv_path = write_csv(rows, out / "compare.csv")
     pngs = plot(rows, algos, task, out)
     md = table(rows, algos, task, budget)
-    (out / "compare.md").write_text(md)
+    write_text(out / "compare.md", md)
     return {**result, "csv": str(csv_path), "pngs": [str(p) for p in pngs],
             "table": str(out / "compare.md"), "markdown": md}

@@ -22,12 +22,15 @@ from typing import Any, Sequence
 from workbench.app import run as runmod
 from workbench.app import runconfig as cfg
 from workbench.app.display import POLL_S, JobDisplay, following
+from workbench.app.errors import CommandFailed
 from workbench.app.jobs import DONE, NEW, RESUME, Job, finished, plan, prepare_dir
 from workbench.app.rundir import RunDir
 from workbench.app.signals import Stop, stop_requests
 
 #: Exit status of a worker process whose run was stopped by a signal (checkpointed).
 STOPPED_EXIT = 3
+#: How a worker's one-line error starts in its train.log.
+ERROR = "workbench: error: "
 
 
 # -- execution ----------------------------------------------------------------------------
@@ -79,7 +82,7 @@ def _inline(todo: Sequence[Job], display: JobDisplay, stop: Stop, outcome: Outco
             stop.requested = True
             return
         if not ok:
-            raise RuntimeError(f"run {job.path} ended before its budget")
+            raise CommandFailed(f"run {job.path} ended before its budget")
         outcome.trained += 1
 
 
@@ -93,7 +96,7 @@ def _workers(todo: Sequence[Job], parallel: int, display: JobDisplay, stop: Stop
     env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
     pending = deque(todo)
     running: dict[subprocess.Popen, tuple[Job, Any]] = {}
-    failure = None
+    failure: tuple[int, str] | None = None
     try:
         while pending or running:
             while pending and len(running) < parallel and not stop.requested and failure is None:
@@ -123,8 +126,7 @@ def _workers(todo: Sequence[Job], parallel: int, display: JobDisplay, stop: Stop
                 if ok:
                     outcome.trained += 1
                 elif rc != STOPPED_EXIT and not stop.requested and failure is None:
-                    tail = (job.path / "train.log").read_text().strip().splitlines()[-3:]
-                    failure = f"run {job.path} failed (exit {rc}): " + " | ".join(tail)
+                    failure = rc, f"run {job.path} failed (exit {rc}): {worker_error(job)}"
                     stop.forward()  # let the other runs checkpoint and stop
                 elif not ok:  # stopped by a signal sent to it alone: stop everything
                     stop.requested = True
@@ -135,8 +137,16 @@ def _workers(todo: Sequence[Job], parallel: int, display: JobDisplay, stop: Stop
         for proc, (job, log) in running.items():
             proc.wait()
             log.close()
-    if failure:
-        raise RuntimeError(failure)
+    if failure:  # the worker's kind of error: bad input (exit 2) or a failed run (1)
+        rc, message = failure
+        raise ValueError(message) if rc == 2 else CommandFailed(message)
+
+
+def worker_error(job: Job) -> str:
+    """What a failed worker said: its one-line error, else the last lines of its log."""
+    lines = (job.path / "train.log").read_text(errors="replace").strip().splitlines()
+    said = [line for line in lines if line.startswith(ERROR)]
+    return said[-1][len(ERROR):] if said else " | ".join(lines[-3:])
 
 
 def run_jobs(jobs: Sequence[Job], parallel: int = 1, progress: bool = True) -> Outcome:
@@ -152,8 +162,12 @@ def worker_main(argv: Sequence[str]) -> int:
         print("usage: python -m workbench.app.experiment RUN_DIR new|resume", file=sys.stderr)
         return 2
     directory = RunDir(argv[0])
-    summary = runmod.train(directory, cfg.load(directory.config), resume=argv[1] == RESUME,
-                           progress=False)
+    try:
+        summary = runmod.train(directory, cfg.load(directory.config),
+                               resume=argv[1] == RESUME, progress=False)
+    except (ValueError, CommandFailed) as err:  # one line for the parent (worker_error)
+        print(f"{ERROR}{err}", file=sys.stderr)
+        return 2 if isinstance(err, ValueError) else 1
     return STOPPED_EXIT if summary["stopped"] else 0
 
 

@@ -19,12 +19,15 @@ from typing import Iterable, Sequence
 import matplotlib
 
 matplotlib.use("Agg")
+import matplotlib.image  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 from torch import Tensor  # noqa: E402
+
+from workbench.app.errors import writing  # noqa: E402
 
 #: Colours of the 2-D pictures: the adapted policy, the K exploration rollouts, the goals.
 ADAPTED, EXPLORATION, GOAL, WRONG = "tab:blue", "tab:orange", "tab:green", "tab:red"
@@ -151,9 +154,27 @@ def trajectory_figure(family, positions: Tensor, tasks: Tensor, title: str):
     return fig
 
 
+def render(fig) -> np.ndarray:
+    """`fig` drawn once at its own dpi: an RGBA array `[H, W, 4]` (uint8), the pixels
+    `save_figure` would write; for a picture that goes both to a PNG and to TensorBoard."""
+    renderer_of(fig)  # an Agg canvas, also for a figure already closed
+    fig.canvas.draw()
+    return np.array(fig.canvas.buffer_rgba())
+
+
+def save_image(image: np.ndarray, path: Path) -> Path:
+    """Write an RGBA array (`render`) as a PNG; a refused write is a `WriteFailed`."""
+    with writing(path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        matplotlib.image.imsave(path, image)
+    return path
+
+
 def save_figure(fig, path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100)
+    """Save `fig` as `path` (its folder made as needed); a refused write is a `WriteFailed`."""
+    with writing(path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(path, dpi=100)
     return path
 
 

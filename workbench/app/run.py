@@ -19,11 +19,12 @@ project version and commit and the versions of the main libraries.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import torch
 
@@ -31,7 +32,8 @@ from workbench import metrics
 from workbench.algorithm import Algorithm, EvalResult, algorithm_class
 from workbench.app import checkpoint
 from workbench.app import runconfig as cfg
-from workbench.app.plotting import save_figure, trajectory_figure
+from workbench.app.errors import WriteFailed, writing
+from workbench.app.plotting import plt, render, save_image, trajectory_figure
 from workbench.app.progress import progress as progress_display
 from workbench.app.rundir import RunDir, check_out_dir, write_adaptations, write_provenance
 from workbench.app.signals import stop_requests
@@ -39,6 +41,8 @@ from workbench.seeding import derive
 
 #: Key of the exploration-spread measurement's randomness (with the run seed and iteration).
 SPREAD = 9
+#: What `writing` calls a failed TensorBoard write (the event files are TensorBoard's).
+TENSORBOARD = "TensorBoard events in"
 #: Config keys a resume may change: they do not alter any number the run computes.
 RESUMABLE_KEYS = ("iterations", "checkpoint_every", "backend", "ray_address", "ray_actors",
                   "ray_actor_cpus", "budget_rollouts")
@@ -74,9 +78,29 @@ def write_trajectories(run: RunDir, algo: Algorithm, result: EvalResult, iterati
     title = (f"{algo.family.name}, iteration {iteration}: adapted policies "
              f"(post-adaptation return {result.post_return:.1f})")
     fig = trajectory_figure(algo.family, result.trajectories, result.trajectory_tasks, title)
-    path = save_figure(fig, run.figures / f"trajectories_{iteration:06d}.png")
-    writer.add_figure("test/trajectories", fig, global_step=iteration)
+    image = render(fig)  # drawn once for the PNG and TensorBoard alike
+    plt.close(fig)
+    path = save_image(image, run.figures / f"trajectories_{iteration:06d}.png")
+    with writing(run.path, TENSORBOARD):
+        writer.add_image("test/trajectories", image[..., :3], global_step=iteration,
+                         dataformats="HWC")
     return path
+
+
+@contextlib.contextmanager
+def closed_after(*files: tuple[Any, Path, str]) -> Iterator[None]:
+    """Close each `(file, path, what)` after the block. A failed close is a `WriteFailed`
+    naming `path`, unless the block already failed: its error is the one reported."""
+    try:
+        yield
+    except BaseException:
+        for file, _, _ in files:
+            with contextlib.suppress(Exception):
+                file.close()
+        raise
+    for file, path, what in files:
+        with writing(path, what):
+            file.close()
 
 
 def start(algo_name: str, task: str, out: str | Path, config_file: str | None = None,
@@ -94,7 +118,7 @@ def start(algo_name: str, task: str, out: str | Path, config_file: str | None = 
                          f"continue it, or choose another --out")
     algo = algo_cls(config)  # a bad config fails here, before anything is created
     try:
-        run.path.mkdir(parents=True, exist_ok=True)
+        run.path.mkdir(parents=True, exist_ok=True)  # an OSError here names --out (rc 2)
         cfg.dump(config, run.config)
     except BaseException:
         algo.close()
@@ -133,6 +157,12 @@ def train(run: RunDir, config: dict[str, Any], resume: bool = False,
         algo = algorithm_class(config["algo"])(config)
     try:
         return _train(run, config, algo, resume, progress)
+    except WriteFailed as err:
+        kept = checkpoint.list_checkpoints(run.checkpoints)
+        where = (f"resumes from its checkpoint after {checkpoint.iterations_done(kept[-1])} "
+                 f"iterations" if kept else "restarts from iteration 0")
+        raise WriteFailed(f"{err}; once that is mended, {run.path} {where} "
+                          f"(workbench train --resume {run.path})") from err
     finally:
         algo.close()  # Ray actors (and a Ray instance this run started) go, even on errors
 
@@ -171,10 +201,11 @@ def _train(run: RunDir, config: dict[str, Any], algo: Algorithm, resume: bool,
         checkpoint.save(run.checkpoints, 0, {**expect, **counters, "state": algo.state_dict()})
 
     total = int(config["iterations"])
-    writer = SummaryWriter(str(run.path), purge_step=first if resume else None)
-    # The env-step curves live in their own event file, whose steps are env steps
-    steps_writer = SummaryWriter(str(run.path / metrics.ENV_STEP_LOGDIR),
-                                 purge_step=counters["env_steps"] + 1 if resume else None)
+    with writing(run.path, TENSORBOARD):
+        writer = SummaryWriter(str(run.path), purge_step=first if resume else None)
+        # The env-step curves live in their own event file, whose steps are env steps
+        steps_writer = SummaryWriter(str(run.path / metrics.ENV_STEP_LOGDIR),
+                                     purge_step=counters["env_steps"] + 1 if resume else None)
     last_eval, last_png = None, None
     bar = progress_display(range(first, total), enabled=progress, initial=first, total=total,
                            desc=f"{config['algo']} {config['task']['name']}", unit="it",
@@ -183,7 +214,11 @@ def _train(run: RunDir, config: dict[str, Any], algo: Algorithm, resume: bool,
     # Connect first: ray.init installs its own SIGTERM handler, which must not replace
     # the run loop's (finish the iteration, checkpoint, stop).
     backend.start()
-    with stop_requests(training=True) as stop, run.metrics.open("a") as metrics_file:
+    with writing(run.metrics):
+        metrics_file = run.metrics.open("a")
+    with stop_requests(training=True) as stop, closed_after(
+            (metrics_file, run.metrics, ""), (writer, run.path, TENSORBOARD),
+            (steps_writer, run.path, TENSORBOARD)):
         for it in bar:
             tick = time.perf_counter()
             result = algo.train_iteration(it)
@@ -212,16 +247,18 @@ def _train(run: RunDir, config: dict[str, Any], algo: Algorithm, resume: bool,
                 bar.write(f"[{backend.name}] iteration {it}: {text}", file=sys.stderr)
             for key in backend.counter_keys:
                 record[key] = counters[key]
-            metrics_file.write(json.dumps(record) + "\n")
-            metrics_file.flush()
-            for key, value in record.items():
-                if key != "iteration":
+            with writing(run.metrics):
+                metrics_file.write(json.dumps(record) + "\n")
+                metrics_file.flush()
+            with writing(run.path, TENSORBOARD):
+                for key, value in record.items():
+                    if key != "iteration":
+                        writer.add_scalar(key, value, it)
+                for key, value in result.extras.items():
                     writer.add_scalar(key, value, it)
-            for key, value in result.extras.items():
-                writer.add_scalar(key, value, it)
-            env_step, scalars = metrics.env_step_scalars(record)
-            for tag, value in scalars:
-                steps_writer.add_scalar(tag, value, env_step)
+                env_step, scalars = metrics.env_step_scalars(record)
+                for tag, value in scalars:
+                    steps_writer.add_scalar(tag, value, env_step)
             bar.set_postfix(post=f"{record['train/post_adaptation_return']:.1f}",
                             test=f"{last_eval.post_return:.1f}" if last_eval else "-")
             done = it + 1
@@ -236,8 +273,6 @@ def _train(run: RunDir, config: dict[str, Any], algo: Algorithm, resume: bool,
             if spent:
                 break
     bar.close()
-    writer.close()
-    steps_writer.close()
     return {"run_dir": str(run.path), "stopped": stopped,
             "iterations": total if not stopped else done,
             "test": eval_record(last_eval) if last_eval else None,

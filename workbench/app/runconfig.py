@@ -12,7 +12,6 @@ their declared types. `reference_markdown` is docs/config.md.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
@@ -20,6 +19,7 @@ from typing import Any, Iterable
 import yaml
 
 from workbench.algorithm import algorithm_class, algorithms
+from workbench.app.errors import write_text
 from workbench.backends import BACKENDS
 from workbench.config import Section, markdown_table, option, parse_scalar, unknown_key
 from workbench.tasks import available, family_class
@@ -165,10 +165,7 @@ def resolve(algo_cls: Any, file: str | Path | None = None, sets: Iterable[str] =
 def dump(config: dict[str, Any], path: str | Path) -> None:
     """Write `config` to `path` aside first, then rename: a process killed while writing
     never leaves a half-written config.yaml."""
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(yaml.safe_dump(config, sort_keys=False))
-    os.replace(tmp, path)
+    write_text(path, yaml.safe_dump(config, sort_keys=False))
 
 
 def load(path: str | Path) -> dict[str, Any]:

@@ -23,6 +23,7 @@ import numpy as np
 
 from workbench.algorithm import EvalResult
 from workbench.app import runconfig as cfg
+from workbench.app.errors import write_text, writing
 
 
 class RunDir:
@@ -55,9 +56,7 @@ class RunDir:
 
     def write_metrics(self, rows: list[dict[str, Any]]) -> None:
         """Replace metrics.jsonl by `rows` (written aside, then renamed)."""
-        tmp = self.metrics.with_name(self.metrics.name + ".tmp")
-        tmp.write_text("".join(json.dumps(r) + "\n" for r in rows))
-        os.replace(tmp, self.metrics)
+        write_text(self.metrics, "".join(json.dumps(r) + "\n" for r in rows))
 
 
 def check_out_dir(path: str | Path, flag: str = "--out") -> Path:
@@ -112,9 +111,7 @@ def provenance() -> dict[str, Any]:
 def write_provenance(run: RunDir) -> None:
     """Write provenance.json once, when a run starts; a resume leaves it as it is."""
     if not run.provenance.exists():
-        tmp = run.provenance.with_name(run.provenance.name + ".tmp")
-        tmp.write_text(json.dumps(provenance(), indent=2) + "\n")
-        os.replace(tmp, run.provenance)
+        write_text(run.provenance, json.dumps(provenance(), indent=2) + "\n")
 
 
 def write_adaptations(run: RunDir, result: EvalResult, iteration: int) -> Path | None:
@@ -128,11 +125,12 @@ def write_adaptations(run: RunDir, result: EvalResult, iteration: int) -> Path |
               "post": result.post_values.double().numpy()}
     if result.positions is not None:
         arrays["positions"] = result.positions.float().numpy()
-    run.evaluations.mkdir(exist_ok=True)
     path = run.evaluations / f"iter_{iteration:06d}.npz"
     tmp = path.with_suffix(".tmp.npz")
-    np.savez_compressed(tmp, **arrays)
-    os.replace(tmp, path)
+    with writing(path):
+        run.evaluations.mkdir(exist_ok=True)
+        np.savez_compressed(tmp, **arrays)
+        os.replace(tmp, path)
     return path
 
 

@@ -151,6 +151,11 @@ class TaskFamily(abc.ABC):
     bench_rollouts: ClassVar[int] = 3000
     #: What steps the environments: "torch" (batched tensors) or "mujoco" (MuJoCo's engine).
     simulator: ClassVar[str] = "torch"
+    #: Whether the simulator's `position()` gives `[B, 2]` positions in a 2-D arena (the
+    #: point tasks): trajectory pictures and the exploration spread are recorded only then.
+    #: Declared, never inferred from `obs_dim` (an adapted environment may observe two values
+    #: and have no positions).
+    has_positions: ClassVar[bool] = False
     #: Half-width of the 2-D arena positions live in, for trajectory plots.
     bound: ClassVar[float] = 1.0
     #: The range one episode's return can take, (low, high), None where unbounded; plots

@@ -60,6 +60,8 @@ from workbench.tasks.base import BatchedSim, TaskFamily, TaskParams
 
 PREFIX = "gym:"
 DEFAULT_HORIZON = 200
+#: What the adapter uses of an environment; an object without one of them is refused.
+ENV_ATTRIBUTES = ("observation_space", "action_space", "reset", "step")
 
 
 @dataclass(frozen=True)
@@ -231,6 +233,12 @@ class GymFamily(TaskFamily):
         except Exception as err:
             raise TaskError(f"{self.name}: building the environment raised "
                             f"{type(err).__name__}: {err}") from None
+        missing = [a for a in ENV_ATTRIBUTES if not hasattr(env, a)]
+        if missing:
+            raise TaskError(f"{self.name}: the task's constructor returned "
+                            f"{type(env).__name__} {_short(env)}, which is not an environment "
+                            f"(no {missing[0]}); name an Env class or a function that "
+                            f"returns an environment")
         if self.obs_dim is None:
             self._read_spaces(env)
         return env
@@ -364,6 +372,12 @@ def seeded_call(fn: Callable, n: int, seed: int) -> Any:
         random.setstate(py_state)
 
 
+def _short(value: Any, width: int = 60) -> str:
+    """`repr(value)` on one line, cut to `width` characters."""
+    text = " ".join(repr(value).split())
+    return text if len(text) <= width else text[:width - 3] + "..."
+
+
 def _plain(task: Any) -> Any:
     """A task as plain Python (for configs, logs and messages)."""
     if isinstance(task, np.ndarray):
@@ -394,26 +408,31 @@ class GymSim(BatchedSim):
             self.alive = np.zeros(self.batch_size, dtype=bool)
             self.obs = np.zeros((self.batch_size, self.family.obs_dim))
 
+    def _fault(self, i: int, when: str, what: str) -> TaskError:
+        """One line naming the rollout, its task and the step (`when`) that went wrong."""
+        return TaskError(f"{self.family.name}: {when} of rollout {i} on "
+                         f"{self.family.describe(self.tasks[i])} {what}")
+
     def _observation(self, i: int, obs: Any, when: str) -> np.ndarray:
-        arr = np.asarray(obs, dtype=np.float64).reshape(-1)
+        try:
+            arr = np.asarray(obs, dtype=np.float64).reshape(-1)
+        except (TypeError, ValueError):
+            raise self._fault(i, when, f"returned the observation {_short(obs)}, which is "
+                                       f"not an array of numbers") from None
         if arr.shape[0] != self.family.obs_dim:
-            raise TaskError(f"{self.family.name}: {when} of rollout {i} on "
-                            f"{self.family.describe(self.tasks[i])} returned an observation "
-                            f"of {arr.shape[0]} values; the observation space has "
-                            f"{self.family.obs_dim}")
+            raise self._fault(i, when, f"returned an observation of {arr.shape[0]} values; "
+                                       f"the observation space has {self.family.obs_dim}")
         return arr
 
     def reset(self, seeds: Tensor | None = None) -> Tensor:
         seeds = self.reset_seeds(seeds)
         for i, env in enumerate(self.envs):
-            task = int(self.tasks[i])
             try:
-                self.family.apply_task(env, task)
+                self.family.apply_task(env, int(self.tasks[i]))
                 obs, _ = env.reset(seed=int(seeds[i]) & 0xFFFFFFFFFFFFFFFF)
             except Exception as err:
-                raise TaskError(f"{self.family.name}: set_task/reset of rollout {i} on "
-                                f"{self.family.describe(task)} raised "
-                                f"{type(err).__name__}: {err}") from None
+                raise self._fault(i, "set_task/reset", f"raised {type(err).__name__}: "
+                                                       f"{err}") from None
             self.obs[i] = self._observation(i, obs, "reset")
         self.alive[:] = True
         self.t = 0
@@ -424,17 +443,20 @@ class GymSim(BatchedSim):
         a = self.family.action_center + self.family.action_half * a  # float64
         reward = np.zeros(self.batch_size)
         done = ~self.alive
+        when = f"step {self.t}"
         for i in np.flatnonzero(self.alive):
             try:
                 obs, r, terminated, truncated, _ = self.envs[i].step(a[i])
             except Exception as err:
-                raise TaskError(f"{self.family.name}: step {self.t} of rollout {i} on "
-                                f"{self.family.describe(self.tasks[i])} raised "
-                                f"{type(err).__name__}: {err}") from None
-            self.obs[i] = self._observation(i, obs, f"step {self.t}")
-            reward[i] = float(r)
-            if terminated or truncated:
-                done[i] = True
+                raise self._fault(i, when, f"raised {type(err).__name__}: {err}") from None
+            self.obs[i] = self._observation(i, obs, when)
+            try:
+                reward[i] = float(r)
+                done[i] = bool(terminated) or bool(truncated)
+            except (TypeError, ValueError):
+                raise self._fault(i, when, f"returned the reward {_short(r)} and flags "
+                                           f"{_short(terminated)}, {_short(truncated)}; "
+                                           f"expected a number and two booleans") from None
         self.alive &= ~done
         self.t += 1
         return (torch.from_numpy(self.obs.copy()).to(self.dtype),

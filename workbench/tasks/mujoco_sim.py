@@ -115,6 +115,8 @@ class Robot:
     healthy: Callable[[np.ndarray, np.ndarray], np.ndarray] | None
     obs_dim: int
     act_dim: int
+    #: Keyword arguments that make gymnasium's environment observe as this robot does.
+    gym_kwargs: tuple[tuple[str, Any], ...] = ()
 
     @property
     def model(self) -> mujoco.MjModel:
@@ -133,7 +135,8 @@ WALKER2D = Robot("Walker2d-v5", "walker2d_v5.xml", 4, 1e-3, 5e-3, "uniform", 1, 
                  walker_healthy, 17, 6)
 # Ant-v5's main_body is body 1, the torso; its observation here leaves out cfrc_ext (v5's
 # include_cfrc_ext_in_observation=False), see docs/tasks.md.
-ANT = Robot("Ant-v5", "ant.xml", 5, 0.5, 0.1, "normal", 2, None, "torso", ant_healthy, 27, 8)
+ANT = Robot("Ant-v5", "ant.xml", 5, 0.5, 0.1, "normal", 2, None, "torso", ant_healthy, 27, 8,
+            gym_kwargs=(("include_cfrc_ext_in_observation", False),))
 
 
 def reset_state(robot: Robot, seeds: Tensor) -> tuple[np.ndarray, np.ndarray]:

@@ -58,6 +58,7 @@ class PointSim(BatchedSim):
 class PointFamily(TaskFamily):
     obs_dim = 2
     act_dim = 2
+    has_positions = True
     Params = PointParams
     default_horizon = 100
     bound: ClassVar[float]

@@ -11,6 +11,7 @@ import torch
 
 from workbench.algorithm import algorithm_class
 from workbench.app import runconfig as cfg
+from workbench.app.errors import CommandFailed
 from workbench.config import usable_cpus
 from workbench.tasks import family_class
 
@@ -70,8 +71,9 @@ def bench_contention(task: str = "four-corners", iterations: int = 30,
                     busy.kill()
                     busy.wait()
             if proc.returncode != 0:
-                raise RuntimeError(f"bench contention: the {variant}/{load} run failed:\n"
-                                   + proc.stderr[-2000:])
+                said = proc.stderr.strip().splitlines() or ["no output"]
+                raise CommandFailed(f"bench contention: the {variant}/{load} run failed "
+                                    f"(exit {proc.returncode}): {said[-1]}")
             out = json.loads(proc.stdout.strip().splitlines()[-1])
             seconds[f"{variant}_{load}"] = out["seconds"]
             threads[variant] = {"torch": out["torch_threads"], "physics": out["nthread"]}

@@ -42,11 +42,9 @@ class _RecordingFamily:
 def _gym_env(family):
     """gymnasium's own v5 environment for a family's robot, configured as the family."""
     import gymnasium as gym
-    kwargs: dict[str, Any] = {}
+    kwargs: dict[str, Any] = dict(family.robot.gym_kwargs)
     if "terminate_when_unhealthy" in family.params:
         kwargs["terminate_when_unhealthy"] = bool(family.params["terminate_when_unhealthy"])
-    if family.robot.gym_id.startswith("Ant"):
-        kwargs["include_cfrc_ext_in_observation"] = False
     return gym.make(family.robot.gym_id, **kwargs)
 
 

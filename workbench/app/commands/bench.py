@@ -6,7 +6,7 @@ import argparse
 import json
 
 from workbench.app.commands.common import add_backend_flags, positive
-from workbench.tasks import available
+from workbench.tasks import available, family_class
 
 
 def _bench(args: argparse.Namespace) -> int:
@@ -134,11 +134,16 @@ def _bench_contention(args: argparse.Namespace) -> int:
     return 0
 
 
+def rl_tasks() -> list[str]:
+    """The registered families that roll out (not supervised), sorted."""
+    return sorted(n for n in available() if not family_class(n).supervised)
+
+
 def _rl_task(name: str) -> str:
     """A task `bench` can time: a registered RL family or a gymnasium adapter name."""
     if name.startswith("gym:"):
         return name
-    valid = sorted(n for n in available() if n != "sine")
+    valid = rl_tasks()
     if name not in valid:
         raise argparse.ArgumentTypeError(f"unknown RL task {name!r}; valid: "
                                          f"{', '.join(valid)}, or gym:ID, gym:module:Class")
@@ -151,9 +156,8 @@ def register(sub) -> None:
                        help="rollouts: engine vs per-rollout loop; iteration: one paper-scale "
                             "training iteration; contention: the demo's training alone and "
                             "beside a busy core, before and after the threads default")
-    rl_tasks = sorted(n for n in available() if n != "sine")
     bench.add_argument("--task", default=None, type=_rl_task, metavar="TASK",
-                       help="one of: " + ", ".join(rl_tasks) + ", or gym:... (contention: "
+                       help="one of: " + ", ".join(rl_tasks()) + ", or gym:... (contention: "
                             "default four-corners)")
     bench.add_argument("--against", default=None, type=_rl_task, metavar="TASK",
                        help="for `rollouts`: time TASK's simulator beside --task's over the "
