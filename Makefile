@@ -17,8 +17,10 @@ $(STAMP): setup.cfg pyproject.toml constraints.txt | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev,ray]'
 	touch $(STAMP)
 
+# Two worker processes (pytest-xdist), one per core; tests of one xdist_group share a worker
+# (tests/conftest.py). The 15 slowest tests are listed at the end (setup.cfg).
 test: install
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n 2 --dist loadgroup
 
 # About 2-3 minutes on 2 cores: hill-climbing ES-MAML with a one-hidden-layer ReLU policy learns
 # Four Corners (measured at commit 30272f2: test return -390 before adaptation, -129 after, in

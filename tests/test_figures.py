@@ -4,7 +4,7 @@ std bands inside the attainable range, labelled arenas with a legend), not file 
 
 from __future__ import annotations
 
-import re
+import json
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +12,6 @@ import pytest
 import torch
 
 from reproductions import plots
-from reproductions.plots import BOUND_LABELS
 from reproductions.results import Results
 from reproductions.spec import Figure, Panel, Run, Scale
 from workbench.app import plotting
@@ -20,7 +19,8 @@ from workbench.app.cli import main
 from workbench.metrics import ENV_STEPS, ITERATION, ROLLOUTS, TEST_POST, TEST_PRE, WALL_TIME
 from workbench.tasks import make_family
 
-LABEL = re.compile(r"^\(([a-z]\d*)\)")
+from tests.conftest import LAYOUT_FAULTS, SMOKE_GROUP
+from tests.layout import check_layout, visible_axes
 
 
 @pytest.fixture
@@ -35,59 +35,6 @@ def captured(monkeypatch):
 
     monkeypatch.setattr(plots, "save_figure", record)
     return figures
-
-
-def is_curve_figure(fig) -> bool:
-    return any(ax.get_legend() is not None and "seed" in ax.get_legend().get_title().get_text()
-               for ax in fig.axes)
-
-
-def visible_axes(fig) -> list:
-    return [ax for ax in fig.axes if ax.get_visible() and ax.axison]
-
-
-def check_layout(fig, path: Path) -> None:
-    """The properties every figure of the project must have."""
-    where = path.name
-    assert plotting.text_outside(fig) == [], f"{where}: text outside the canvas"
-    renderer = plotting.renderer_of(fig)
-    axes = visible_axes(fig)
-    titles = [ax.title for ax in axes if ax.title.get_text()]
-    assert not plotting.overlapping([t.get_window_extent(renderer) for t in titles]), \
-        f"{where}: panel titles overlap"
-    if fig._suptitle is not None:
-        top = fig._suptitle.get_window_extent(renderer)
-        assert not plotting.overlapping([top, *[t.get_window_extent(renderer) for t in titles]]), \
-            f"{where}: the figure title overlaps a panel title"
-    for ax in axes:
-        if ax.get_xlabel() == "iterations":
-            lo, hi = sorted(ax.get_xlim())
-            ticks = [t for t in ax.xaxis.get_major_ticks() if lo <= t.get_loc() <= hi]
-            assert ticks and all(float(t.get_loc()).is_integer() for t in ticks), \
-                f"{where}: non-integer iteration ticks"
-    if is_curve_figure(fig):
-        labels = [LABEL.match(t.get_text()) for t in titles]
-        assert all(labels), f"{where}: a panel without a (letter) label"
-        letters = [m.group(1) for m in labels]
-        assert len(set(letters)) == len(letters), f"{where}: repeated panel labels {letters}"
-        for ax in axes:
-            legend = ax.get_legend()
-            assert legend is not None, f"{where}: a panel without a legend"
-            assert re.search(r"\d+ seeds?", legend.get_title().get_text())
-            # every curve names its K; the calibration bounds (`plots.draw_bounds`) are K-free
-            assert all("K=" in t.get_text() for t in legend.texts
-                       if not t.get_text().startswith(BOUND_LABELS)), \
-                f"{where}: a legend entry does not name K"
-    else:  # a 2-D trajectory picture
-        assert fig.legends, f"{where}: no legend"
-        for ax in axes:
-            assert ax.get_xlabel() and ax.get_ylabel(), f"{where}: unlabelled axes"
-            (x0, x1), (y0, y1) = sorted(ax.get_xlim()), sorted(ax.get_ylim())
-            for line in ax.get_lines():
-                xy = np.asarray(line.get_xydata())
-                assert ((xy[:, 0] >= x0) & (xy[:, 0] <= x1)
-                        & (xy[:, 1] >= y0) & (xy[:, 1] <= y1)).all(), \
-                    f"{where}: a path leaves the view"
 
 
 # -- synthetic results: fast, and with bands that would leave CartPole's range -----------
@@ -194,9 +141,9 @@ def test_fig2_smoke_pictures_pass_the_layout_checks(tmp_path, captured):
 
 
 @pytest.mark.slow
-def test_every_figure_at_smoke_scale_passes_the_layout_checks(tmp_path, captured):
-    _reproduce(tmp_path, "all")
-    written = {p.name for _, p in captured}
-    assert written == {p.name for p in tmp_path.glob("*.png")}
-    for fig, path in captured:
-        check_layout(fig, path)
+@SMOKE_GROUP
+def test_every_figure_at_smoke_scale_passes_the_layout_checks(smoke_reproduction):
+    # the session's smoke reproduction ran check_layout on every figure it saved
+    faults = json.loads((smoke_reproduction / LAYOUT_FAULTS).read_text())
+    assert set(faults) == {p.name for p in smoke_reproduction.glob("*.png")}
+    assert {name: fault for name, fault in faults.items() if fault} == {}

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import logging
 import os
 import signal
 import subprocess
@@ -20,12 +19,12 @@ from pathlib import Path
 import pytest
 import torch
 
-from tests.conftest import RAY_SMOKE, set_args
+from tests.conftest import RAY_GROUP, RAY_SMOKE, set_args
 from workbench.app import run as runmod
 from workbench.backends import RAY_INSTALL_HINT, make_backend
 from workbench.app.cli import main
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, RAY_GROUP]
 
 ray = pytest.importorskip("ray", reason=f"ray is not installed: {RAY_INSTALL_HINT}")
 
@@ -42,12 +41,10 @@ PG_SMOKE = ["meta_batch=4", "K=2", "eval_every=2", "eval_adaptations=3", "checkp
 PG_TASKS = {"nav2d": [], "halfcheetah-fb": ["meta_batch=2", "horizon=10"]}
 
 
-@pytest.fixture(scope="module")
-def cluster():
-    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False,
-             logging_level=logging.WARNING)
-    yield ray.get_runtime_context().gcs_address
-    ray.shutdown()
+@pytest.fixture
+def cluster(ray_cluster):
+    """The session's Ray instance (tests/conftest.py)."""
+    return ray_cluster
 
 
 def train(out: Path, backend: str, *sets: str, iterations: int = 3, algo: str = "es-maml",

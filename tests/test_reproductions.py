@@ -20,17 +20,18 @@ from workbench.app import run as runmod
 from workbench.app.cli import main
 from workbench.metrics import WALL_TIME
 
+from tests.conftest import RAY_GROUP, SMOKE_GROUP
+
 #: Derived from the registry, never repeated here: a new figure is tested by being registered.
 FIGURES = runner.order()
 SPECS = Path(runner.__file__).parent / "specs"
 
 
-@pytest.fixture(scope="module")
-def smoke(tmp_path_factory):
-    """`workbench reproduce all --scale smoke` once for the whole module."""
-    out = tmp_path_factory.mktemp("reproduce")
-    assert main(["reproduce", "all", "--scale", "smoke", "--quiet", "--out", str(out)]) == 0
-    return out
+@pytest.fixture
+def smoke(smoke_reproduction):
+    """`workbench reproduce all --scale smoke`, trained once per session (tests/conftest.py);
+    read only."""
+    return smoke_reproduction
 
 
 def test_every_figure_spec_file_is_registered_in_the_papers_order():
@@ -66,6 +67,7 @@ def test_the_docs_index_states_each_scale_as_its_spec_does():
 
 
 @pytest.mark.slow
+@SMOKE_GROUP
 def test_every_figure_at_smoke_scale_writes_csv_png_and_a_computed_report(smoke):
     report = (smoke / "report.md").read_text()
     for name in FIGURES:
@@ -97,7 +99,9 @@ def test_every_figure_at_smoke_scale_writes_csv_png_and_a_computed_report(smoke)
 
 
 @pytest.mark.slow
-def test_a_second_reproduction_reuses_every_finished_run(smoke, capsys):
+@SMOKE_GROUP
+def test_a_second_reproduction_reuses_every_finished_run(smoke_copy, capsys):
+    smoke = smoke_copy
     metrics = smoke / "runs" / "fig2" / "smoke" / "hc-K20" / "seed0" / "metrics.jsonl"
     before = metrics.stat().st_mtime_ns
     result = runner.reproduce("fig2", "smoke", smoke, progress=False)
@@ -132,6 +136,7 @@ def _stopped_after_one_iteration(out: Path, figure: str) -> tuple:
 
 
 @pytest.mark.slow
+@SMOKE_GROUP
 def test_an_interrupted_reproduction_resumes_and_matches_an_uninterrupted_one(tmp_path, smoke):
     # a6 at smoke: one run of 3 iterations. Leave it as a stopped run would (1 iteration,
     # checkpointed), then reproduce: the run is resumed, not restarted, and its numbers
@@ -151,6 +156,7 @@ def test_an_interrupted_reproduction_resumes_and_matches_an_uninterrupted_one(tm
 
 
 @pytest.mark.slow
+@SMOKE_GROUP
 def test_parallel_jobs_give_the_same_numbers_as_one_process(tmp_path, smoke):
     runner.reproduce("a4", "smoke", tmp_path, jobs=2, progress=False)
     for run in ("es", "pg"):
@@ -251,6 +257,7 @@ def test_bad_names_fail_with_the_valid_ones(tmp_path, capsys):
 
 
 @pytest.mark.slow
+@SMOKE_GROUP
 def test_a_run_directory_with_another_config_is_not_silently_reused(tmp_path, smoke):
     shutil.copytree(smoke / "runs" / "fig2", tmp_path / "runs" / "fig2")
     path = tmp_path / "runs" / "fig2" / "smoke" / "hc-K20" / "seed0"
@@ -307,9 +314,9 @@ def test_not_worse_at_least_at_most_and_overall():
 
 
 @pytest.mark.slow
-def test_reproduce_on_ray_gives_the_local_numbers(tmp_path, smoke):
+@RAY_GROUP
+def test_reproduce_on_ray_gives_the_local_numbers(tmp_path, smoke, ray_cluster):
     # ES-MAML and PG-MAML runs alike go to Ray actors, with the local numbers.
-    pytest.importorskip("ray")
     runner.reproduce("a4", "smoke", tmp_path, backend="ray", progress=False)
     for run, backend in (("es", "ray"), ("pg", "ray")):
         path = tmp_path / "runs" / "a4" / "smoke" / run / "seed0"

@@ -12,9 +12,20 @@ one new file plus one line in its table.
 from __future__ import annotations
 
 import difflib
+import functools
 import importlib
+import sys
 from importlib.metadata import entry_points
 from typing import Any
+
+
+@functools.lru_cache(maxsize=64)
+def _entry_points(group: str, path: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+    """The (name, target) pairs of an entry-point group, read once per `sys.path`: reading
+    every installed distribution's metadata takes milliseconds, and names are looked up
+    thousands of times in one reproduction. A package installed while the process runs is
+    seen by the next process (or once `sys.path` changes)."""
+    return tuple((ep.name, ep.value) for ep in entry_points(group=group))
 
 
 class Registry:
@@ -30,8 +41,8 @@ class Registry:
         """Built-in entries first, then those other packages register under the group."""
         names = dict(self.builtin)
         if self.group:
-            for ep in entry_points(group=self.group):
-                names.setdefault(ep.name, ep.value)
+            for name, value in _entry_points(self.group, tuple(sys.path)):
+                names.setdefault(name, value)
         return names
 
     def __contains__(self, name: object) -> bool:
