@@ -13,7 +13,8 @@ from pathlib import Path
 
 from reproductions import runner
 from reproductions.report import multiplicity
-from reproductions.results import Results, overall
+from reproductions.results import Results
+from reproductions.verdicts import overall
 
 
 def main(argv: list[str] | None = None) -> int:

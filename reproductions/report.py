@@ -14,7 +14,8 @@ from pathlib import Path
 import numpy as np
 
 from reproductions import calibration
-from reproductions.results import LEVEL, Results, fmt, holm, overall
+from reproductions.results import Results
+from reproductions.verdicts import LEVEL, fmt, holm, overall
 from reproductions.spec import Check
 from workbench.app.errors import write_text
 

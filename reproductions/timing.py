@@ -95,7 +95,7 @@ def measure(key: str, target: float = 10.0) -> float:
             base += ["--set", "task.nthread=1"]  # MuJoCo's own threads: one, too
         full = base + [a for k, v in sets.items() for a in ("--set", f"{k}={v}")]
         one = _cpu_of(full + ["--out", f"{tmp}/one", "--set", "iterations=1"])
-        first = json.loads((Path(tmp) / "one" / "metrics.jsonl").read_text().splitlines()[0])
+        first = RunDir(Path(tmp) / "one").read_metrics()[0]
         if first[WALL_TIME] >= target:
             cheap = {**sets, **CHEAPEST.get(algo, {})}
             probe = base + [a for k, v in cheap.items() for a in ("--set", f"{k}={v}")]

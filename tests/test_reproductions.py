@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from reproductions import runner
-from reproductions.results import at_least, at_most, greater, not_worse, overall
+from reproductions.verdicts import at_least, at_most, greater, not_worse, overall
 from reproductions.spec import FAILS, HOLDS, INCONCLUSIVE, VERDICTS, Check
 from workbench.app import runconfig as cfg
 from workbench.app import jobs as jobmod

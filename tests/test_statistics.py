@@ -11,8 +11,9 @@ import numpy as np
 import pytest
 
 from reproductions import paths
-from reproductions.results import (LAST, Results, clipped_mean, greater, max_drawdown,
-                                   path_straightness, reached, seeds_needed)
+from reproductions.results import Results
+from reproductions.verdicts import (LAST, clipped_mean, greater, max_drawdown,
+                                    path_straightness, reached, seeds_needed)
 from reproductions.spec import FAILS, HOLDS, INCONCLUSIVE, Run
 from workbench.app.cli import main
 from workbench.metrics import TEST_POST, TEST_PRE
@@ -225,7 +226,7 @@ def _draws(rng: np.random.Generator, mean: float, seeds: int) -> np.ndarray:
 
 
 def test_equal_means_are_equivalent_with_enough_seeds_and_inconclusive_with_few():
-    from reproductions.results import EQUIVALENT
+    from reproductions.verdicts import EQUIVALENT
     from reproductions.spec import Margin
     margin = Margin(1.0, "constructed: one standard deviation of a seed's final")
     rng = np.random.default_rng(0)
@@ -252,7 +253,7 @@ def test_equal_means_are_equivalent_with_enough_seeds_and_inconclusive_with_few(
 
 
 def test_a_difference_beyond_the_margin_holds_or_fails_and_is_never_equivalent():
-    from reproductions.results import EQUIVALENT
+    from reproductions.verdicts import EQUIVALENT
     from reproductions.spec import Margin
     margin = Margin(0.5, "constructed")
     rng = np.random.default_rng(1)
@@ -270,7 +271,7 @@ def test_equivalence_false_positive_rate_at_the_margin_is_at_most_nominal():
     """TOST at Z = 2 per side: when the true difference equals the margin, "equivalent" is
     a false positive, at most Phi(-2) = 2.3% per draw. Measured over 2,000 draws; the
     bound allows 3 binomial standard errors (sqrt(0.023 * 0.977 / 2000) = 0.34%)."""
-    from reproductions.results import EQUIVALENT
+    from reproductions.verdicts import EQUIVALENT
     from reproductions.spec import Margin
     margin = Margin(0.5, "constructed")
     rng = np.random.default_rng(2)
@@ -281,7 +282,7 @@ def test_equivalence_false_positive_rate_at_the_margin_is_at_most_nominal():
 
 
 def test_margins_must_be_positive_and_equivalence_fails_the_figure():
-    from reproductions.results import EQUIVALENT, overall
+    from reproductions.verdicts import EQUIVALENT, overall
     from reproductions.spec import Check, Margin
     with pytest.raises(ValueError, match="margin must be > 0"):
         Margin(0.0, "none")
@@ -304,7 +305,7 @@ def test_pairing_by_seed_removes_a_shared_seed_effect():
     the noise differences, sqrt(2 / 20) = 0.32 (2 SE = 0.63), so equivalence fails only
     when |d| > 0.37, a 1.2-SE event of t with 19 df (~25%): expected ~75%; the bound is 3
     binomial SEs below it at 300 draws (0.025 each)."""
-    from reproductions.results import EQUIVALENT
+    from reproductions.verdicts import EQUIVALENT
     from reproductions.spec import Margin
     margin = Margin(1.0, "constructed")
     rng = np.random.default_rng(5)
@@ -323,7 +324,7 @@ def test_paired_rates_of_false_differences_and_false_equivalence_are_near_nomina
     t with 19 df: 6.0% of draws; at a true difference equal to the margin, TOST calls it
     equivalent at most when t < -2: 3.0%. 2,000 draws each; bounds 3 binomial SEs above
     (0.53% and 0.38%)."""
-    from reproductions.results import EQUIVALENT
+    from reproductions.verdicts import EQUIVALENT
     from reproductions.spec import Margin
     rng = np.random.default_rng(6)
     margin = Margin(0.5, "constructed")
@@ -338,7 +339,7 @@ def test_paired_rates_of_false_differences_and_false_equivalence_are_near_nomina
 
 # -- multiplicity (issue 26): the chance line of every report -------------------------------
 def test_holm_matches_a_hand_worked_case_and_controls_the_family_wise_rate():
-    from reproductions.results import LEVEL, holm
+    from reproductions.verdicts import LEVEL, holm
     # sorted p: 0.01 <= 0.0455 / 3 (0.0152) yes; 0.02 <= 0.0455 / 2 (0.0228) yes;
     # 0.04 <= 0.0455 yes
     assert holm([0.04, 0.01, 0.02]) == [True, True, True]
@@ -375,7 +376,7 @@ def test_the_spread_tests_false_positive_rate_on_equal_spreads_is_near_nominal()
     """Equal spreads (normal values), 5 seeds a run, 6 panels: "holds" is a false positive
     with nominal probability Phi(-2) = 2.28%, "does not hold" likewise. Over 4,000
     constructed draws each rate must lie within 3 binomial SEs (0.24%) of nominal."""
-    from reproductions.results import wider_spread
+    from reproductions.verdicts import wider_spread
     rng = np.random.default_rng(4)
     verdicts = [wider_spread("a wider", _spread_pairs(rng, 1.0, 5), "a", "b").verdict
                 for _ in range(4000)]
@@ -386,7 +387,7 @@ def test_the_spread_tests_false_positive_rate_on_equal_spreads_is_near_nominal()
 
 
 def test_the_spread_test_finds_a_real_difference_and_says_which_way():
-    from reproductions.results import wider_spread
+    from reproductions.verdicts import wider_spread
     rng = np.random.default_rng(5)
     # std ratio 3 over 6 panels of 5 seeds: the summed log variance ratio has mean
     # 6 log 9 = 13.2 and SE sqrt(12 trigamma(2)) = 2.78, so it falls below 2 SE (5.6) only

@@ -8,7 +8,6 @@ process and directory, resumed or reused when it is there already.
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 from pathlib import Path
@@ -36,14 +35,14 @@ def train(out: Path, algo: str, task: str, sets: dict[str, Any], seed: int) -> P
 
 def final(path: Path, key: str = TEST_POST, last: int = 3) -> float:
     """Mean of a run's last `last` test evaluations of `key`."""
-    rows = [json.loads(line) for line in RunDir(path).metrics.read_text().splitlines() if line]
+    rows = RunDir(path).read_metrics()
     evals = [r[key] for r in rows if key in r]
     return sum(evals[-last:]) / len(evals[-last:])
 
 
 def final_share(path: Path, share: float = 0.2, key: str = TEST_POST) -> float:
     """Mean of `key` over a run's evaluations in the last `share` of its iterations."""
-    rows = [json.loads(line) for line in RunDir(path).metrics.read_text().splitlines() if line]
+    rows = RunDir(path).read_metrics()
     evals = [(r["iteration"], r[key]) for r in rows if key in r]
     last = rows[-1]["iteration"] + 1
     tail = [v for it, v in evals if it + 1 > (1 - share) * last]

@@ -3,7 +3,8 @@ Forward-Backward Swimmer; (right) ASEBO vs MC on Goal-Velocity HalfCheetah, low 
 
 from __future__ import annotations
 
-from reproductions.results import Results, greater, not_worse
+from reproductions.results import Results
+from reproductions.verdicts import greater, not_worse
 from reproductions.spec import Check, Figure, Panel, Scale
 from reproductions.specs.common import (TIME_AT_SCALE, PAPER_MUJOCO_ES, LOCAL_MUJOCO_ES,
                                         SMOKE_ES, SMOKE_MUJOCO, es)

@@ -7,7 +7,8 @@ from pathlib import Path
 import numpy as np
 
 from reproductions import paths, plots
-from reproductions.results import Results, fmt, greater, path_straightness
+from reproductions.results import Results
+from reproductions.verdicts import fmt, greater, path_straightness
 from reproductions.spec import Check, Figure, Panel, Scale
 from reproductions.specs.common import SMOKE_ES, SMOKE_PG, es, pg
 from workbench.metrics import EXPLORATION_SPREAD, TEST_PRE

@@ -3,7 +3,8 @@ and 1, 2 and 3 gradient steps at test time (A.6), with exact MAML as the oracle.
 
 from __future__ import annotations
 
-from reproductions.results import Results, reached
+from reproductions.results import Results
+from reproductions.verdicts import reached
 from reproductions.spec import Check, Figure, Panel, Scale
 
 from reproductions.specs.common import es, pg

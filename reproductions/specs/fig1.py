@@ -6,7 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from reproductions import paths, plots
-from reproductions.results import Results, at_least, greater
+from reproductions.results import Results
+from reproductions.verdicts import at_least, greater
 from reproductions.spec import Check, Figure, Margin, Panel, Scale
 from reproductions.specs.common import (SMOKE_ES, SMOKE_PG, TIME_FROM_LOCAL_RUNS, es,
                                         pg)

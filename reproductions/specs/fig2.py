@@ -7,7 +7,8 @@ from pathlib import Path
 import numpy as np
 
 from reproductions import paths, plots
-from reproductions.results import Results, greater
+from reproductions.results import Results
+from reproductions.verdicts import greater
 from reproductions.spec import Check, Figure, Margin, Panel, Scale
 from reproductions.specs.common import SMOKE_ES, TIME_FROM_LOCAL_RUNS, es
 

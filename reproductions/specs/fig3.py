@@ -3,7 +3,8 @@ layer (H) policies, several K (§4.2)."""
 
 from __future__ import annotations
 
-from reproductions.results import Results, greater
+from reproductions.results import Results
+from reproductions.verdicts import greater
 from reproductions.spec import Check, Figure, Panel, Scale
 from reproductions.specs.common import (TIME_AT_SCALE, PAPER_MUJOCO_ES, LOCAL_MUJOCO_ES,
                                         SMOKE_ES, SMOKE_MUJOCO, es)

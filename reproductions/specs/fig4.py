@@ -7,7 +7,8 @@ from dataclasses import replace
 
 import numpy as np
 
-from reproductions.results import Results, at_least, fmt, max_drawdown, not_wider, not_worse
+from reproductions.results import Results
+from reproductions.verdicts import at_least, fmt, max_drawdown, not_wider, not_worse
 from reproductions.spec import POST, Check, Figure, Panel, Scale
 from reproductions.specs.common import (TIME_AT_SCALE, PAPER_MUJOCO_ES, PAPER_MUJOCO_PG,
                                         LOCAL_MUJOCO_ES, LOCAL_MUJOCO_PG, SMOKE_ES,

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from reproductions.results import Results, fmt, greater, not_worse, wider_spread
+from reproductions.results import Results
+from reproductions.verdicts import fmt, greater, not_worse, wider_spread
 from reproductions.spec import Check, Figure, Panel, Scale
 from reproductions.specs.common import (TIME_AT_SCALE, PAPER_MUJOCO_ES, PAPER_MUJOCO_PG,
                                         LOCAL_MUJOCO_ES, LOCAL_MUJOCO_PG, SMOKE_ES,

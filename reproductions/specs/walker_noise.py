@@ -11,7 +11,7 @@ last three evaluations (96,600-105,000 rollouts) cover the same budget as fig5's
 
 The rule, written before the run (issue 24), with E150 this study's final, E40 fig5's ES L
 final and PG fig5's MAML-TRPO L final on walker2d-fb (per-seed finals, read from the
-committed docs/reproductions/fig5.csv; "by 2 SE" is `results.greater` on per-seed finals):
+committed docs/reproductions/fig5.csv; "by 2 SE" is `verdicts.greater` on per-seed finals):
 
 1. E150 > E40 by 2 SE, and E150 not below PG by 2 SE: ES's gradient noise at the local
    scale explains the gap (budget).
@@ -30,7 +30,8 @@ from pathlib import Path
 
 import numpy as np
 
-from reproductions.results import Results, greater, not_worse, published_finals
+from reproductions.results import Results, published_finals
+from reproductions.verdicts import greater, not_worse
 from reproductions.spec import Check, Figure, Panel, Scale
 from reproductions.specs.common import LOCAL_MUJOCO_ES, SMOKE_ES, SMOKE_MUJOCO, es
 

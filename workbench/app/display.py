@@ -4,13 +4,10 @@ its run's `metrics.jsonl`; plain time-stamped lines when stderr is not a termina
 
 from __future__ import annotations
 
-import json
-import os
 import sys
 import threading
 import time
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any, Iterator, Sequence
 
 from tqdm import tqdm
@@ -41,24 +38,6 @@ def start_progress(job: Job) -> int:
     """How much of its budget a planned job has behind it as it (re)starts: 0 for a new
     run, its newest checkpoint's for a resumed one."""
     return progress_of(_resume_rows(job), job.config)
-
-
-def _last_row(path: Path) -> dict[str, Any] | None:
-    """The last complete line of a metrics file (read from its end), or None."""
-    try:
-        with path.open("rb") as f:
-            f.seek(0, os.SEEK_END)
-            size = f.tell()
-            f.seek(max(0, size - 8192))
-            lines = f.read().splitlines()
-    except OSError:
-        return None
-    for line in reversed(lines):
-        try:
-            return json.loads(line)
-        except ValueError:
-            continue
-    return None
 
 
 class JobDisplay:
@@ -106,7 +85,7 @@ class JobDisplay:
     def update(self, job: Job) -> None:
         if self.plain and id(job) in self._said:
             if time.monotonic() - self._said[id(job)] >= INTERVAL_S:
-                row = _last_row(RunDir(job.path).metrics)
+                row = RunDir(job.path).last_metrics()
                 total, axis = budget(job.config)
                 if row is not None:
                     value = progress_of([row], job.config)
@@ -119,7 +98,7 @@ class JobDisplay:
         bar = self.bars.get(id(job))
         if bar is None or not self.enabled:
             return
-        row = _last_row(RunDir(job.path).metrics)
+        row = RunDir(job.path).last_metrics()
         if row is None:
             return
         with self._lock:
@@ -132,7 +111,7 @@ class JobDisplay:
         if self.plain and self._said.pop(id(job), None) is not None:
             self._began.pop(id(job), None)
             self.done += int(counted)
-            row = _last_row(RunDir(job.path).metrics)
+            row = RunDir(job.path).last_metrics()
             total, axis = budget(job.config)
             reached = progress_of([row], job.config) if row is not None else 0
             self._say(f"runs {self.done}/{self.total}: {job.label} "

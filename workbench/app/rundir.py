@@ -54,6 +54,24 @@ class RunDir:
                                  f"the file is damaged") from None
         return rows
 
+    def last_metrics(self) -> dict[str, Any] | None:
+        """The last complete metrics line, read from the file's end (cheap for a progress
+        display polling a long run), or None; a torn last line is passed over, as in
+        `read_metrics`."""
+        try:
+            with self.metrics.open("rb") as f:
+                f.seek(0, os.SEEK_END)
+                f.seek(max(0, f.tell() - 8192))
+                lines = f.read().splitlines()
+        except OSError:
+            return None
+        for line in reversed(lines):
+            try:
+                return json.loads(line)
+            except ValueError:
+                continue
+        return None
+
     def write_metrics(self, rows: list[dict[str, Any]]) -> None:
         """Replace metrics.jsonl by `rows` (written aside, then renamed)."""
         write_text(self.metrics, "".join(json.dumps(r) + "\n" for r in rows))
