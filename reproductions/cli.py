@@ -17,7 +17,7 @@ def register(sub) -> None:
     p.add_argument("--scale", default="smoke", choices=SCALES,
                    help="smoke: about a minute per figure; local: the budget that settles the "
                         "figure's claims on 2 cores (hours); paper: the paper's budget (or "
-                        "the largest this machine runs, see docs/reproductions.md)")
+                        "the largest this machine runs, see docs/reproductions/README.md)")
     p.add_argument("--seeds", default=None, metavar="N|FIRST-LAST",
                    help="N: seeds 0 to N-1; FIRST-LAST: those seeds (e.g. 5-14, new seeds "
                         "beside published ones); default: the scale's count")
@@ -97,9 +97,49 @@ def _time_at_scale(figures: list, args: argparse.Namespace) -> int:
     return 0
 
 
+def register_report(sub) -> None:
+    p = sub.add_parser("report", help="rebuild docs/reproductions (verdicts, figure pages, "
+                                      "pictures, the results table) from the committed CSVs")
+    p.add_argument("--docs", default=None, metavar="DIR",
+                   help="the record's folder (default: docs/reproductions of this checkout)")
+    p.add_argument("--check", action="store_true",
+                   help="write nothing; exit 1 naming every file that differs from what the "
+                        "CSVs give")
+    p.add_argument("--figure", action="append", default=None, metavar="NAME",
+                   help="only this figure's page and pictures (repeatable; the results "
+                        "table still counts every figure)")
+    p.set_defaults(func=_report)
+
+
+def _report(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from reproductions import rebuild
+    from reproductions.runner import load_figure, order
+    docs = Path(args.docs) if args.docs else Path(__file__).resolve().parents[1] / rebuild.DOCS
+    if not (docs / "README.md").is_file():
+        raise ValueError(f"--docs {docs}: no README.md with the results markers there")
+    figures = [load_figure(n) for n in order()]
+    files = rebuild.rebuild(figures, docs, docs)
+    if args.figure:
+        keep = [docs / f"{n}.md" for n in args.figure] + [docs / "README.md"]
+        files = {p: c for p, c in files.items() if p in keep or any(
+            p.name.startswith(f"{n}-") for n in args.figure)}
+    generated = [] if args.figure else [docs / rebuild.PICTURES]
+    if args.check:
+        diffs = rebuild.differences(files, generated)
+        for line in diffs:
+            print(line)
+        print(f"report: {len(files)} files checked, {len(diffs)} differ")
+        return 1 if diffs else 0
+    rebuild.write(files, generated)
+    print(f"report: {len(files)} files written under {docs}")
+    return 0
+
+
 def register_calibrate(sub) -> None:
     p = sub.add_parser("calibrate", help="the task-blind ceiling and per-task oracle of an RL "
-                                         "task for a policy class (docs/reproductions.md)")
+                                         "task for a policy class (docs/reproductions/README.md)")
     p.add_argument("--task", required=True, help="an RL task family (workbench tasks)")
     p.add_argument("--policy", default="L", help="L, H or HH (default L)")
     p.add_argument("--set", action="append", default=[], metavar="task.KEY=VALUE",

@@ -24,9 +24,9 @@ from reproductions.spec import Panel, Run
 from workbench.app import runconfig as cfg
 from workbench.app.curves import curves as curves_over_seeds
 from workbench.metrics import AXES, AXIS_LABELS
-from workbench.app.plotting import (ADAPTED, EXPLORATION, clip_band, draw_arena, draw_goals,
-                                integer_ticks, layout_figure, panel_letters, panel_title, plt,
-                                save_figure, suptitle, trajectory_legend)
+from workbench.app.plotting import (ADAPTED, EXPLORATION, clip_band, count_ticks, draw_arena,
+                                    draw_goals, integer_ticks, layout_figure, panel_letters,
+                                    panel_title, plt, save_figure, suptitle, trajectory_legend)
 from workbench.tasks import family_class
 
 ES_ALGOS = ("es-maml",)
@@ -36,7 +36,7 @@ def mean_std(results: Results, run: str, axis: str, metric: str, negate: bool,
              floor: float | None = None):
     """x, mean and std over seeds of a run's metric (`workbench.app.curves`, as compare);
     with `floor`, of each evaluation's clipped mean (`Results.clipped_rows`)."""
-    rows = (results.clipped_rows(run, floor) if floor is not None
+    rows = (results.clipped_rows(run, floor) if floor is not None and results.dirs
             else [results.evals[run][s] for s in results.seeds])
     x, mean, std = curves_over_seeds(rows, axis, metric)
     return x, (-mean if negate else mean), std
@@ -85,11 +85,21 @@ def es_vs_pg(runs: list[Run]) -> bool:
     return len({run.algo in ES_ALGOS for run in runs}) > 1
 
 
-def curves(results: Results, path: Path) -> list[Path]:
-    """`path` (paper x-axis), `path`_rollouts.png and `path`_wall_time.png."""
+def _holds(results: Results, run: str, metric: str) -> bool:
+    return any(metric in rows[0] for rows in results.evals[run].values() if rows)
+
+
+def curves(results: Results, path: Path, title: str | None = None) -> list[Path]:
+    """`path` (paper x-axis), `path`_rollouts.png and `path`_wall_time.png; `title`
+    replaces the figure's own. A clipped panel (`Panel.floor`) of results without run
+    directories (committed CSVs) plots plain means, and its title says so."""
     fig_spec = results.figure
+    # a panel whose metric the results do not hold (a CSV has fixed columns) is left out
     panels = [p for p in fig_spec.panels
-              if any(p.name in r.panels for r in results.runs.values())]
+              if any(p.name in r.panels and _holds(results, r.name, r.metric or p.metric)
+                     for r in results.runs.values())]
+    if not panels:
+        return []
     letters = panel_letters(len(panels))
     n = len(results.seeds)
     seeds = f"{n} seed{'s' if n > 1 else ''}"
@@ -112,21 +122,29 @@ def curves(results: Results, path: Path) -> list[Path]:
                                   label=legend_label(results, run))
                 low, high = clip_band(mean, std, bounds)
                 ax.fill_between(x, low, high, color=line.get_color(), alpha=0.2, lw=0)
-            panel_title(ax, f"{letter} {panel.title}", fontsize=10, cols=cols)
+            plain = panel.floor is not None and not results.dirs
+            clipped = panel.floor is not None and not plain
+            panel_title(ax, f"{letter} {panel.title}" + (
+                "; clipped means" if clipped else "; plain means (the CSVs hold no "
+                                                  "adaptations to clip)" if plain else ""),
+                        fontsize=10, cols=cols)
             ax.set_xlabel(AXIS_LABELS[x_axis], fontsize=9)
-            ax.set_ylabel(panel.ylabel, fontsize=9)
+            ax.set_ylabel("post-adaptation test return" if plain else panel.ylabel,
+                          fontsize=9)
             if panel.log_y:
                 ax.set_yscale("log")
             if x_axis == "iterations":
                 integer_ticks(ax)
+            else:
+                count_ticks(ax)
             ax.tick_params(labelsize=8)
             ax.grid(alpha=0.3)
             ax.legend(fontsize=7, title=f"mean ± std, {seeds}", title_fontsize=7,
                       framealpha=0.8)
         for ax in axes[len(panels):]:
             ax.axis("off")
-        suptitle(fig, f"{fig_spec.name}: {fig_spec.title} ({results.scale} scale, mean ± std "
-                      f"over {seeds})", fontsize=11)
+        suptitle(fig, title or f"{fig_spec.name}: {fig_spec.title} ({results.scale} scale, "
+                               f"mean ± std over {seeds})", fontsize=11)
         out = path if axis == fig_spec.x_label else path.with_name(f"{path.stem}_{axis}.png")
         written.append(save_figure(fig, out))
         plt.close(fig)

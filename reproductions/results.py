@@ -27,6 +27,11 @@ from workbench.metrics import TEST_PRE as PRE
 from workbench.metrics import ROLLOUTS, WALL_TIME, is_evaluation
 
 
+class NotInRecord(ValueError):
+    """What a check needs is not in the committed CSVs (every test adaptation: clipped
+    means, shares, paths), only in run directories."""
+
+
 @dataclass
 class Results:
     figure: Figure
@@ -167,6 +172,9 @@ class Results:
         """Every test adaptation of the last `last` evaluations of one seed (or of the
         first evaluation), concatenated: `tasks`, `pre`, `post` [n] and, for 2-D tasks,
         `positions` [T + 1, n, 2]."""
+        if not self.dirs:
+            raise NotInRecord(f"{run}: every test adaptation (evaluations/*.npz) is in the "
+                              f"run directories, not in the committed CSVs")
         files = sorted((self.dirs[(run, seed)] / "evaluations").glob("iter_*.npz"))
         if not files:
             raise ValueError(f"{self.dirs[(run, seed)]} has no evaluations/*.npz (a run "
@@ -181,6 +189,9 @@ class Results:
     def clipped_rows(self, run: str, floor: float) -> list[list[dict[str, Any]]]:
         """Per seed, the test-evaluation rows with `POST` replaced by the evaluation's
         clipped mean (its saved adaptations floored at `floor`): for plotting."""
+        if not self.dirs:
+            raise NotInRecord(f"{run}: clipped means need the run directories' saved test "
+                              f"adaptations, not in the committed CSVs")
         out = []
         for s in self.seeds:
             folder = self.dirs[(run, s)] / "evaluations"
@@ -216,4 +227,4 @@ def published_finals(path: Path, run: str, key: str = POST, last: int = LAST) ->
     return np.array([np.mean([v for _, v in sorted(seeds[s])[-last:]]) for s in sorted(seeds)])
 
 
-__all__ = ["Results", "published_finals", "PRE", "POST", "LAST"]
+__all__ = ["Results", "NotInRecord", "published_finals", "PRE", "POST", "LAST"]

@@ -49,8 +49,18 @@ def order() -> list[str]:
 
 
 def load_figure(name: str) -> Figure:
+    """A registered paper figure by name, or a study's spec by `module:ATTRIBUTE` (a
+    `Figure` outside the registry, e.g. `pilots.walker_noise:FIGURE` from the repository
+    root: studies are not paper figures)."""
+    if ":" in name:
+        from workbench.registry import import_attr
+        spec = import_attr(name, "study spec")
+        if not isinstance(spec, Figure):
+            raise ValueError(f"{name} is not a figure spec (reproductions.spec.Figure)")
+        return spec
     if name not in FIGURES:
-        raise ValueError(f"unknown figure {name!r}; valid: {', '.join(order())}, all")
+        raise ValueError(f"unknown figure {name!r}; valid: {', '.join(order())}, all, or a "
+                         f"study as module:ATTRIBUTE")
     return FIGURES.load(name)
 
 

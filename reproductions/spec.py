@@ -71,7 +71,7 @@ class Scale:
     wall_time: str  # expected wall time on 2 cores, as measured or estimated (say which)
 
     def summary(self) -> str:
-        """One line for docs/reproductions.md's index: the wall time, runs and seeds."""
+        """One line for a figure's page: the wall time, runs and seeds."""
         n = len(self.runs)
         return (f"{self.wall_time}; {n} run{'s' if n > 1 else ''} x {self.seeds} "
                 f"seed{'s' if self.seeds > 1 else ''}")
@@ -122,6 +122,19 @@ class Figure:
     pictures: Callable[["Results", Path], list[Path]] | None = None  # noqa: F821
     x_label: str = "iterations"  # the paper's x-axis: "iterations" or "rollouts"
     notes: str = ""  # deviations from the paper, said once in the report
+    #: The claim ledger (`reproductions.ledger`): every sentence of the paper about this
+    #: figure, each with its one check or the reason it is not checked.
+    claims: tuple = ()
+    #: The committed CSVs that decide the claims (`reproductions.ledger.Record`).
+    records: tuple = ()
+    #: The paper's figure this spec reproduces, as the paper names it ("Figure 1").
+    paper: str = ""
+
+    def record(self, name: str):
+        for r in self.records:
+            if r.name == name:
+                return r
+        raise ValueError(f"figure {self.name} has no record {name!r}")
 
     def scale(self, name: str) -> Scale:
         if name not in self.scales:

@@ -122,12 +122,13 @@ def _reproduce_checking_layout(out: Path) -> dict[str, str]:
     save = plots.save_figure
 
     def checked(fig, path):
+        saved = save(fig, path)  # first: measuring extents may lay the figure out again
         try:
             check_layout(fig, Path(path))
             faults[Path(path).name] = ""
         except AssertionError as err:
             faults[Path(path).name] = str(err) or "layout check failed"
-        return save(fig, path)
+        return saved
 
     plots.save_figure = checked
     try:

@@ -25,6 +25,11 @@ def visible_axes(fig) -> list:
     return [ax for ax in fig.axes if ax.get_visible() and ax.axison]
 
 
+def _inside(axis, loc: float) -> bool:
+    lo, hi = sorted(axis.get_view_interval())
+    return lo <= loc <= hi
+
+
 def check_layout(fig, path: Path) -> None:
     """The properties every figure of the project must have."""
     where = path.name
@@ -39,6 +44,12 @@ def check_layout(fig, path: Path) -> None:
         assert not plotting.overlapping([top, *[t.get_window_extent(renderer) for t in titles]]), \
             f"{where}: the figure title overlaps a panel title"
     for ax in axes:
+        for axis in (ax.xaxis, ax.yaxis):
+            labels = [t.label1 for t in axis.get_major_ticks()
+                      if t.label1.get_visible() and t.label1.get_text()
+                      and _inside(axis, t.get_loc())]
+            assert not plotting.overlapping([t.get_window_extent(renderer) for t in labels]), \
+                f"{where}: tick labels collide on an axis of '{ax.get_title()}'"
         if ax.get_xlabel() == "iterations":
             lo, hi = sorted(ax.get_xlim())
             ticks = [t for t in ax.xaxis.get_major_ticks() if lo <= t.get_loc() <= hi]

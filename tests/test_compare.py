@@ -126,10 +126,12 @@ def test_curves_average_seeds_on_a_common_grid():
     x, mean, std = curves([a, b], "iterations")
     assert x.tolist() == [1, 5, 10]
     assert mean.tolist() == [1.0, 3.0, 5.0] and std.tolist() == [1.0, 1.0, 3.0]
-    # wall time differs per seed: both are interpolated onto every x in the common range
+    # wall time differs per seed: both are interpolated onto every x from the latest start
+    # to the slowest seed's end; a seed that finished sooner holds its final value (a's 8)
     x, mean, _ = curves([a, b], "wall_time")
-    assert x.tolist() == [2.0, 3.0, 4.0, 5.0]
-    assert mean.tolist() == pytest.approx([(2 + 2) / 2, (4 + 2) / 2, (6 + 2) / 2, (8 + 2) / 2])
+    assert x.tolist() == [2.0, 3.0, 4.0, 5.0, 6.0]
+    assert mean.tolist() == pytest.approx([(2 + 2) / 2, (4 + 2) / 2, (6 + 2) / 2, (8 + 2) / 2,
+                                           (8 + 2) / 2])
     # lines without the metric (training iterations) are skipped
     x, _, _ = curves([a + [{m.ITERATION: 10, m.ROLLOUTS: 110, m.WALL_TIME: 7.0}], b],
                                 "rollouts")

@@ -145,7 +145,12 @@ def test_maml_init_is_a_truncated_normal_of_std_001():
 
 
 def test_sine_defaults_to_maml_init_and_its_first_step_is_linear():
-    from reproductions.pilots.sine_start import start, trainer
+    from es.sine_diagnostics import SETS, start
+
+    def trainer(init: str, seed: int, K: int) -> ESMAML:
+        return ESMAML(resolved_config("es-maml", "sine", [*SETS, f"K={K}", f"init={init}"],
+                                      seed, "local"))
+
     assert resolved_config("es-maml", "sine", [], 0, "local")["init"] == "maml"
     small = start(trainer("maml", 0, 5))
     # alpha lambda_max << 2: the step is stable and the linearisation exact to first order

@@ -53,19 +53,6 @@ def test_every_figure_has_smoke_local_and_paper_scales_that_resolve(name, tmp_pa
     assert not any(tmp_path.iterdir())  # and nothing is written
 
 
-def test_the_docs_index_states_each_scale_as_its_spec_does():
-    """docs/reproductions.md's index is written by hand; a spec's new budget or measured
-    wall time must reach it."""
-    doc = (Path(__file__).parents[1] / "docs" / "reproductions.md").read_text()
-    rows = {m.group(1): m.group(0).split(" | ") for m in
-            re.finditer(r"^\| \[(\w+)\]\(#\w+\) \|.*$", doc, flags=re.M)}
-    assert sorted(rows) == sorted(FIGURES)
-    for name in FIGURES:
-        figure = runner.load_figure(name)
-        assert rows[name][3:6] == [figure.scale(s).summary() for s in ("smoke", "local",
-                                                                         "paper")], name
-
-
 @pytest.mark.slow
 @SMOKE_GROUP
 def test_every_figure_at_smoke_scale_writes_csv_png_and_a_computed_report(smoke):
@@ -89,7 +76,7 @@ def test_every_figure_at_smoke_scale_writes_csv_png_and_a_computed_report(smoke)
         verdict_rows = [line for line in section.splitlines()
                         if line.startswith("| ") and line.rstrip().endswith(
                             tuple(f"{v} |" for v in VERDICTS))]
-        assert verdict_rows, name
+        assert verdict_rows or not any(c.check for c in figure.claims), name
         # smoke scale tests no claim: every verdict is inconclusive, with what the
         # numbers alone said where a rule gave one
         assert all(row.rstrip().endswith(f"{INCONCLUSIVE} |") for row in verdict_rows)

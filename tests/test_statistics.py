@@ -431,22 +431,6 @@ def test_results_from_the_committed_fig5_csv_agree_with_the_published_finals():
         Results.from_csv(runner.load_figure("fig5"), "paper", path)
 
 
-def test_redecide_prints_fig5s_checks_from_its_csv_and_fails_cleanly_without_data(capsys):
-    from pathlib import Path
-    from reproductions.redecide import main as redecide
-    docs = Path(__file__).resolve().parents[1] / "docs" / "reproductions"
-    assert redecide(["fig5", str(docs / "fig5.csv")]) == 0
-    out = capsys.readouterr().out
-    assert "(at equal rollouts)" in out and "at 60,000 rollouts" in out
-    assert out.count("| holds |") + out.count("| does not hold |") + \
-        out.count("| inconclusive at this scale |") == 7
-    assert "Multiplicity: 7 of the 7 checks are comparisons" in out
-    with pytest.raises(SystemExit) as stop:
-        redecide(["fig1", str(docs / "fig1.csv")])
-    assert stop.value.code == 2
-    assert "does not hold (a column it lacks" in capsys.readouterr().err
-
-
 def test_a_later_csvs_new_seeds_join_a_run_and_its_same_seeds_replace(tmp_path):
     import csv as csvlib
     from pathlib import Path

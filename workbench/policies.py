@@ -18,7 +18,7 @@ saturates the tanh output and one of three seeds never left its start (docs/es-m
 For the linear policy `L` the two coincide. `zeros` starts at the zero policy. `maml` is the
 initialisation of MAML's regression network (Finn et al.'s reference code): every weight from
 a normal of std 0.01 truncated at two standard deviations, biases 0; the sine task's default
-(docs/sine-sweep.md, "The start"). The PG
+(docs/studies/2026-12-07-sine-sweep.md, "The start"). The PG
 baselines use the same networks, so a head-to-head compares identical policies.
 """
 

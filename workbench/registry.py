@@ -14,6 +14,7 @@ from __future__ import annotations
 import difflib
 import functools
 import importlib
+import os
 import sys
 from importlib.metadata import entry_points
 from typing import Any
@@ -26,6 +27,37 @@ def _entry_points(group: str, path: tuple[str, ...]) -> tuple[tuple[str, str], .
     thousands of times in one reproduction. A package installed while the process runs is
     seen by the next process (or once `sys.path` changes)."""
     return tuple((ep.name, ep.value) for ep in entry_points(group=group))
+
+
+def import_attr(target: str, what: str) -> Any:
+    """`module:attr` imported; the working directory is tried when the module is not on
+    `sys.path`. Errors are one line naming `what` the target was for."""
+    module, sep, attr = target.rpartition(":")
+    if not sep or not module or not attr:
+        raise ValueError(f"{what} {target!r} is not of the form module:name")
+    try:
+        mod = _import(module)
+    except ModuleNotFoundError as err:
+        raise ValueError(f"cannot import module {module!r} for {what} {target!r}: {err} "
+                        f"(is it on PYTHONPATH or in the working directory?)") from None
+    except Exception as err:  # the user's module raised while importing
+        raise ValueError(f"importing module {module!r} for {what} {target!r} raised "
+                        f"{type(err).__name__}: {err}") from None
+    if not hasattr(mod, attr):
+        raise ValueError(f"module {module!r} has no attribute {attr!r} ({what} {target!r})")
+    return getattr(mod, attr)
+
+
+def _import(module: str):
+    try:
+        return importlib.import_module(module)
+    except ModuleNotFoundError as err:
+        cwd = os.getcwd()
+        top = module.split(".")[0]
+        if err.name != top or cwd in sys.path or "" in sys.path:
+            raise
+        sys.path.append(cwd)
+        return importlib.import_module(module)
 
 
 class Registry:
@@ -64,4 +96,9 @@ class Registry:
     def load(self, name: str) -> Any:
         target = self.names()[self.check(name)]
         module, attr = target.split(":")
-        return getattr(importlib.import_module(module), attr)
+        try:
+            return getattr(importlib.import_module(module), attr)
+        except (ImportError, AttributeError) as err:  # a stale or broken registration
+            raise ValueError(f"{self.kind} {name!r} is registered as {target}, which cannot "
+                             f"be loaded ({err}); reinstall the package that registers it "
+                             f"(make install)") from None

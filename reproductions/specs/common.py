@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
+from reproductions.results import Results
 from reproductions.spec import Run
+from reproductions.verdicts import fmt
 
 #: How a paper scale's wall time was estimated: `workbench reproduce FIG --scale paper
-#: --time-at-scale --out docs/reproductions` (reproductions/timing.py, docs/reproductions.md).
+#: --time-at-scale --out docs/reproductions` (reproductions/timing.py).
 TIME_AT_SCALE = "(time at scale: measured s / iteration)"
 #: The same, for figures whose seconds per iteration come from their finished local runs.
 TIME_FROM_LOCAL_RUNS = "(time at scale, from the local runs)"
@@ -27,7 +31,7 @@ PAPER_MUJOCO_ES: dict[str, Any] = {"num_perturbations": 150, "num_current_evals"
 #: ES-MAML on MuJoCo at `local` scale: 40 perturbations and 10 evaluations of the current
 #: point instead of A.7.2's 150 + 150 (linear policies learn these tasks with a few dozen
 #: directions, as ARS showed), one MuJoCo thread per run. Measured CPU-seconds per
-#: iteration with these settings (/work pilot, commit 0af1bc6, docs/reproductions.md): K = 5:
+#: iteration with these settings (a pilot at commit 0af1bc6, docs/studies/2026-12-07-reproduction-record.md): K = 5:
 #: HalfCheetah 2.1, Swimmer 3.1, Walker2d 0.55 (while it falls early), Ant 12.8; K = 20:
 #: Swimmer 9.4 (L), 10.6 (HH).
 LOCAL_MUJOCO_ES: dict[str, Any] = {"num_perturbations": 40, "num_current_evals": 10,
@@ -55,3 +59,14 @@ def pg(name: str, algo: str, task: str, panels: tuple[str, ...] | str, label: st
 
 def _keys(sets: dict[str, Any]) -> dict[str, Any]:
     return {k.replace("__", "."): v for k, v in sets.items()}
+
+
+def equal_rollouts(r: Results, es_run: str, pg_run: str) -> tuple[float, np.ndarray,
+                                                                     np.ndarray, str]:
+    """Both runs read at the smaller of their rollout budgets (an ES iteration costs more
+    rollouts than a PG one), and the end-of-budget finals as a second line."""
+    budget = min(r.end_rollouts(es_run), r.end_rollouts(pg_run))
+    end = (f"; at the end of each budget: ES {fmt(r.final(es_run))} at "
+           f"{r.end_rollouts(es_run):,.0f} rollouts, PG {fmt(r.final(pg_run))} at "
+           f"{r.end_rollouts(pg_run):,.0f}")
+    return budget, r.at_rollouts(es_run, budget), r.at_rollouts(pg_run, budget), end

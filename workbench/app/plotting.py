@@ -78,6 +78,13 @@ def integer_ticks(ax) -> None:
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
 
 
+def count_ticks(ax) -> None:
+    """A large count on the x axis (rollouts, env steps, seconds): at most 5 ticks, and
+    powers of ten in the axis' offset label, so that labels like 160000 never collide."""
+    ax.xaxis.set_major_locator(MaxNLocator(nbins=5))
+    ax.ticklabel_format(axis="x", style="sci", scilimits=(-3, 4))
+
+
 def clip_band(mean: np.ndarray, std: np.ndarray,
               value_range: tuple[float | None, float | None] | None
               ) -> tuple[np.ndarray, np.ndarray]:

@@ -23,7 +23,7 @@ from torch import Tensor
 from workbench.obs_normalization import Normalizer
 from workbench.objective import Objective
 from workbench.policies import PolicySpec
-from workbench.registry import Registry
+from workbench.registry import Registry, import_attr
 from workbench.seeding import derive_many
 
 #: Backend name -> `module:Class`.
@@ -70,9 +70,8 @@ class Backend:
 
 
 def import_function(name: str) -> Callable[..., Any]:
-    """`module:function` -> the function."""
-    module, _, attr = name.partition(":")
-    return getattr(importlib.import_module(module), attr)
+    """`module:function` -> the function (`workbench.registry.import_attr`)."""
+    return import_attr(name, "function")
 
 
 class TrajectorySampler:

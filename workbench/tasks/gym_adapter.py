@@ -41,11 +41,8 @@ attribute, else 200. docs/own-task.md walks through an example.
 from __future__ import annotations
 
 import functools
-import importlib
 import inspect
-import os
 import random
-import sys
 import typing
 import weakref
 from dataclasses import dataclass, make_dataclass
@@ -56,6 +53,7 @@ import torch
 from torch import Tensor
 
 from workbench.config import option
+from workbench.registry import import_attr
 from workbench.tasks.base import BatchedSim, TaskFamily, TaskParams
 
 PREFIX = "gym:"
@@ -74,38 +72,6 @@ class GymParams(TaskParams):
 
 class TaskError(ValueError):
     """Bad input in a user's task: one line (the command prints it and exits with 2)."""
-
-
-# -- finding the user's code -------------------------------------------------------------
-def import_attr(target: str, what: str) -> Any:
-    """`module:attr` imported; the working directory is tried when the module is not on
-    `sys.path`. Errors are one line naming `what` the target was for."""
-    module, sep, attr = target.rpartition(":")
-    if not sep or not module or not attr:
-        raise TaskError(f"{what} {target!r} is not of the form module:name")
-    try:
-        mod = _import(module)
-    except ModuleNotFoundError as err:
-        raise TaskError(f"cannot import module {module!r} for {what} {target!r}: {err} "
-                        f"(is it on PYTHONPATH or in the working directory?)") from None
-    except Exception as err:  # the user's module raised while importing
-        raise TaskError(f"importing module {module!r} for {what} {target!r} raised "
-                        f"{type(err).__name__}: {err}") from None
-    if not hasattr(mod, attr):
-        raise TaskError(f"module {module!r} has no attribute {attr!r} ({what} {target!r})")
-    return getattr(mod, attr)
-
-
-def _import(module: str):
-    try:
-        return importlib.import_module(module)
-    except ModuleNotFoundError as err:
-        cwd = os.getcwd()
-        top = module.split(".")[0]
-        if err.name != top or cwd in sys.path or "" in sys.path:
-            raise
-        sys.path.append(cwd)
-        return importlib.import_module(module)
 
 
 def _scalar_type(default: Any, annotation: Any) -> type | None:

@@ -75,7 +75,7 @@ class SineRegression(TaskFamily):
     #: MAML's regression network: 1-40-40-1, ReLU, linear output (Finn et al. 2017), with
     #: MAML's initialisation (`maml`: truncated normal, std 0.01, biases 0). The per-layer He
     #: scale (`normal`) makes the first inner step overshoot: alpha = 0.01 times the largest
-    #: curvature of the K-point loss exceeds 2 (docs/sine-sweep.md, "The start").
+    #: curvature of the K-point loss exceeds 2 (docs/studies/2026-12-07-sine-sweep.md, "The start").
     POLICY_DEFAULTS: ClassVar[dict[str, Any]] = {"policy": "HH", "width": 40,
                                                  "activation": "relu", "output": "linear",
                                                  "init": "maml"}
