@@ -1,7 +1,8 @@
 """Figures in the paper's layout: one panel per paper panel, mean +- std over seeds.
 
 `curves` draws every panel of a figure three times: against the paper's x-axis (saved as
-`<figure>.png`), against total training rollouts and against wall-clock seconds. Mean and
+`<figure>.png`), against total training rollouts and against wall-clock seconds (the
+rollouts picture is left out when the first already draws every panel by rollouts). Mean and
 std over seeds come from `workbench.app.curves.curves`, the one implementation `compare`
 uses too. Panels are lettered (a), (b), ... in the order drawn; a panel that sets ES-MAML
 against a PG-MAML baseline is drawn against training rollouts even in the paper-axis
@@ -103,13 +104,19 @@ def curves(results: Results, path: Path, title: str | None = None) -> list[Path]
     letters = panel_letters(len(panels))
     n = len(results.seeds)
     seeds = f"{n} seed{'s' if n > 1 else ''}"
-    written = []
+    written, drawn = [], set()
     for axis in (fig_spec.x_label, *[a for a in AXES if a != fig_spec.x_label]):
+        # ES and PG iterations differ in cost: a panel comparing them is drawn against
+        # rollouts on the iterations axis too, so a picture may repeat an earlier one
+        x_axes = tuple("rollouts" if axis == "iterations" and es_vs_pg(
+            [r for r in results.runs.values() if p.name in r.panels]) else axis
+            for p in panels)
+        if x_axes in drawn:
+            continue
+        drawn.add(x_axes)
         fig, axes, cols = _grid(len(panels))
-        for ax, panel, letter in zip(axes, panels, letters):
+        for ax, panel, letter, x_axis in zip(axes, panels, letters, x_axes):
             runs = [run for run in results.runs.values() if panel.name in run.panels]
-            # ES and PG iterations differ in cost: compare them at equal rollouts
-            x_axis = "rollouts" if axis == "iterations" and es_vs_pg(runs) else axis
             bounds = value_range(panel, runs)
             if not panel.negate and panel.floor is None:
                 draw_bounds(ax, runs)
