@@ -273,6 +273,22 @@ def run_bounds(run, root: Path = DEFAULT_CACHE) -> dict[str, Any] | None:
     return bounds
 
 
+def on_test_tasks(bounds: dict[str, Any], run) -> tuple[float, float] | None:
+    """(task-blind, oracle) on the run's test tasks, the tasks its finals are scored on:
+    the blind policy's and the oracles' values on the oracle tasks that are in the test
+    split, when those cover the whole split; None otherwise. A ceiling scored on the
+    training tasks compares unlike things where the two splits differ (CartPole's
+    NoRML view: 154.6 on the 50 training biases, 21.5 on the 5 test biases)."""
+    params = {k[len("task."):]: v for k, v in run.sets.items() if k.startswith("task.")}
+    test = set(make_family(run.task, **params).test_ids.tolist())
+    pairs = [(b, o) for t, b, o in zip(bounds["oracle"]["tasks"],
+                                       bounds["blind"].get("on_oracle_tasks", []),
+                                       bounds["oracle"]["values"]) if t in test]
+    if len(pairs) != len(test) or not pairs:
+        return None
+    return (sum(b for b, _ in pairs) / len(pairs), sum(o for _, o in pairs) / len(pairs))
+
+
 def gap_share(final: float, bounds: dict[str, Any]) -> float:
     """`(final - blind) / (oracle - blind)`; nan when the bounds leave no gap."""
     blind, oracle = bounds["blind"]["value"], bounds["oracle"]["mean"]

@@ -27,12 +27,12 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from reproductions import plots
+from reproductions import calibration, plots
 from reproductions.ledger import CAUSES, NOT_CHECKED, NOT_RUN, Claim, validate
 from reproductions.report import multiplicity
 from reproductions.results import NotInRecord, Results
 from reproductions.spec import EQUIVALENT, FAILS, HOLDS, INCONCLUSIVE, Check, Figure
-from reproductions.verdicts import overall
+from reproductions.verdicts import fmt, overall
 
 #: Where the record and the pages live, relative to the repository root.
 DOCS = Path("docs") / "reproductions"
@@ -160,6 +160,10 @@ def figure_page(figure: Figure, decisions: list[Decision], pictures: dict[str, l
         lines.append(f"| {r.name} | {csvs} | {r.scale} | {r.seeds} | {r.commit} | "
                      f"{_cell(role)}: {_cell(r.reason)} |")
     lines += [""]
+    for r in figure.records:
+        if all((docs / c).is_file() for c in r.csvs):
+            lines += [f"Runs of record {r.name}:", "", *_runs_table(load(figure, r.name, docs)),
+                      ""]
     commands = [(r.name, r.command) for r in figure.records if r.command]
     if commands:
         lines += ["Commands (each with `--out DIR`; the CSV is `DIR/FIGURE.csv`):", ""]
@@ -191,6 +195,30 @@ def figure_page(figure: Figure, decisions: list[Decision], pictures: dict[str, l
     if figure.notes:
         lines += [f"Notes: {figure.notes}", ""]
     return "\n".join(lines)
+
+
+def _runs_table(results: Results) -> list[str]:
+    """Each run's final and the share of the adaptation gap it closes, with the task-blind
+    ceiling and the oracle scored on the same test tasks as the finals
+    (`calibration.on_test_tasks`); "no calibration" where docs/calibration has none."""
+    lines = ["| run | algorithm | task | final (mean +- std over seeds) | share of the gap "
+             "closed on the test tasks (task-blind, oracle there) |", "|---|---|---|---|---|"]
+    for name, run in results.runs.items():
+        final = results.final(name)
+        bounds = calibration.run_bounds(run)
+        matched = calibration.on_test_tasks(bounds, run) if bounds else None
+        if bounds is None:
+            share = "no calibration"
+        elif matched is None:
+            share = "the calibration's oracle tasks do not cover the test split"
+        elif matched[1] - matched[0] <= 1e-9:
+            share = f"no gap: task-blind {matched[0]:.4g} = oracle {matched[1]:.4g}"
+        else:
+            blind, oracle = matched
+            share = f"{fmt((final - blind) / (oracle - blind))} ({blind:.4g}, {oracle:.4g})"
+        lines.append(f"| {name} ({_cell(run.legend)}) | {run.algo} | {run.task} | {fmt(final)} | "
+                     f"{share} |")
+    return lines
 
 
 def _history_row(figure: Figure, claim: Claim, name: str, docs: Path) -> str:
