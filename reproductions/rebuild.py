@@ -122,7 +122,15 @@ def figure_page(figure: Figure, decisions: list[Decision], pictures: dict[str, l
              f"Spec `reproductions/specs/{figure.name}.py`. The paper's sentences about this "
              f"figure: {len(decisions)}; checked: {len(checked)}. Every verdict below is "
              f"computed from the committed CSVs by `workbench report`.", "",
-             "## The claims", "",
+             *_claims(decisions), *_checks(decisions), *_records(figure, decisions, docs),
+             *_history(figure, decisions, docs), *_pictures(figure, pictures, docs)]
+    if figure.notes:
+        lines += [f"Notes: {figure.notes}", ""]
+    return "\n".join(lines)
+
+
+def _claims(decisions: list[Decision]) -> list[str]:
+    lines = ["## The claims", "",
              "| claim | section | the paper's sentence | check, and how it departs from the "
              "sentence | decided by | verdict |", "|---|---|---|---|---|---|"]
     for d in decisions:
@@ -132,69 +140,80 @@ def figure_page(figure: Figure, decisions: list[Decision], pictures: dict[str, l
             how = f"{how} (not decided: {d.why})" if how else f"not decided: {d.why}"
         lines.append(f"| {c.key} | {c.section} | {_cell(c.quote)} | {_cell(how)} | "
                      f"{c.record or '-'} | {d.verdict} |")
-    lines += [""]
+    return [*lines, ""]
+
+
+def _checks(decisions: list[Decision]) -> list[str]:
     decided = [d for d in decisions if d.checks]
-    if decided:
-        lines += ["## Checks and numbers", "",
-                  "| claim | check | measured | verdict | cause |", "|---|---|---|---|---|"]
-        for d in decided:
-            for ch in d.checks:
-                lines.append(f"| {d.claim.key} | {_cell(ch.text)} | {_cell(ch.numbers)} | "
-                             f"{ch.verdict} | {_cell(_cause(d))} |")
-        every = [ch for d in decided for ch in d.checks]
-        lines += ["", "Final = mean of the last 3 test evaluations of each seed; a comparison "
-                      "holds when the difference of means exceeds 2 standard errors "
-                      "(README.md, \"How verdicts are computed\").", "", multiplicity(every),
-                  ""]
-    lines += ["## Scales", "", "| scale | wall time on 2 cores; runs x seeds |", "|---|---|"]
+    if not decided:
+        return []
+    lines = ["## Checks and numbers", "",
+             "| claim | check | measured | verdict | cause |", "|---|---|---|---|---|"]
+    for d in decided:
+        lines += [f"| {d.claim.key} | {_cell(ch.text)} | {_cell(ch.numbers)} | {ch.verdict} | "
+                  f"{_cell(_cause(d))} |" for ch in d.checks]
+    every = [ch for d in decided for ch in d.checks]
+    return [*lines, "", "Final = mean of the last 3 test evaluations of each seed; a "
+                        "comparison holds when the difference of means exceeds 2 standard "
+                        "errors (README.md, \"How verdicts are computed\").", "",
+            multiplicity(every), ""]
+
+
+def _present(record, docs: Path) -> bool:
+    return all((docs / c).is_file() for c in record.csvs)
+
+
+def _records(figure: Figure, decisions: list[Decision], docs: Path) -> list[str]:
+    lines = ["## Scales", "", "| scale | wall time on 2 cores; runs x seeds |", "|---|---|"]
     lines += [f"| {name} | {_cell(scale.summary())} |" for name, scale in figure.scales.items()]
-    lines += ["", "## Records", "",
-              "| record | CSV | scale | seeds | training commit | role |", "|---|---|---|---|---|---|"]
-    deciding = {d.claim.record for d in decisions if d.claim.record}
+    lines += ["", "## Records", "", "| record | CSV | scale | seeds | training commit | role |",
+              "|---|---|---|---|---|---|"]
     for r in figure.records:
-        role = "decides " + ", ".join(d.claim.key for d in decisions if d.claim.record == r.name)\
-            if r.name in deciding else "history: " + ", ".join(
-                d.claim.key for d in decisions if r.name in d.claim.history)
-        present = all((docs / c).is_file() for c in r.csvs)
-        csvs = ", ".join(f"[{c}]({c})" if present else f"{c} (not run)" for c in r.csvs)
+        decides = [d.claim.key for d in decisions if d.claim.record == r.name]
+        role = ("decides " + ", ".join(decides) if decides else "history: " + ", ".join(
+            d.claim.key for d in decisions if r.name in d.claim.history))
+        csvs = ", ".join(f"[{c}]({c})" if _present(r, docs) else f"{c} (not run)"
+                         for c in r.csvs)
         lines.append(f"| {r.name} | {csvs} | {r.scale} | {r.seeds} | {r.commit} | "
                      f"{_cell(role)}: {_cell(r.reason)} |")
     lines += [""]
     for r in figure.records:
-        if all((docs / c).is_file() for c in r.csvs):
+        if _present(r, docs):
             lines += [f"Runs of record {r.name}:", "", *_runs_table(load(figure, r.name, docs)),
                       ""]
     commands = [(r.name, r.command) for r in figure.records if r.command]
     if commands:
-        lines += ["Commands (each with `--out DIR`; the CSV is `DIR/FIGURE.csv`):", ""]
-        lines += [f"- {name}: `{cmd}`" for name, cmd in commands]
-        lines += [""]
-    history = [(d.claim.key, h) for d in decisions for h in d.claim.history]
-    if history:
-        lines += ["## History", "",
-                  "Other records with data on a claim, decided by the same check. They are "
-                  "shown for what they add; the claim's verdict is its deciding record's.", "",
-                  "| claim | record | verdict on that record | numbers |", "|---|---|---|---|"]
-        for key, name in history:
-            claim = next(d.claim for d in decisions if d.claim.key == key)
-            lines.append(_history_row(figure, claim, name, docs))
-        lines += [""]
+        lines += ["Commands (each with `--out DIR`; the CSV is `DIR/FIGURE.csv`):", "",
+                  *[f"- {name}: `{cmd}`" for name, cmd in commands], ""]
+    return lines
+
+
+def _history(figure: Figure, decisions: list[Decision], docs: Path) -> list[str]:
+    rows = [_history_row(figure, d.claim, name, docs) for d in decisions
+            for name in d.claim.history]
+    if not rows:
+        return []
+    return ["## History", "",
+            "Other records with data on a claim, decided by the same check. They are shown "
+            "for what they add; the claim's verdict is its deciding record's.", "",
+            "| claim | record | verdict on that record | numbers |", "|---|---|---|---|",
+            *rows, ""]
+
+
+def _pictures(figure: Figure, pictures: dict[str, list[Path]], docs: Path) -> list[str]:
     drawn = sorted((docs / PATHS).glob(f"{figure.name}[_-]*.png"))
-    if pictures or drawn:
-        lines += ["## Pictures", ""]
-        for name, files in pictures.items():
-            lines += [f"Record {name}:", ""]
-            lines += [f"![{p.stem}]({os.path.relpath(p, docs)})" for p in files]
-            lines += [""]
-        if drawn:
-            lines += ["Paths of adapted policies and exploration rollouts, drawn from the run "
-                      "directories when the records were trained (a CSV cannot redraw a "
-                      "path; these files are kept as drawn):", ""]
-            lines += [f"![{p.stem}]({os.path.relpath(p, docs)})" for p in drawn]
-            lines += [""]
-    if figure.notes:
-        lines += [f"Notes: {figure.notes}", ""]
-    return "\n".join(lines)
+    if not (pictures or drawn):
+        return []
+    lines = ["## Pictures", ""]
+    for name, files in pictures.items():
+        lines += [f"Record {name}:", "",
+                  *[f"![{p.stem}]({os.path.relpath(p, docs)})" for p in files], ""]
+    if drawn:
+        lines += ["Paths of adapted policies and exploration rollouts, drawn from the run "
+                  "directories when the records were trained (a CSV cannot redraw a path; "
+                  "these files are kept as drawn):", "",
+                  *[f"![{p.stem}]({os.path.relpath(p, docs)})" for p in drawn], ""]
+    return lines
 
 
 def _runs_table(results: Results) -> list[str]:
