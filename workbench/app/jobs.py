@@ -92,7 +92,7 @@ def mismatch_message(path: Path, diffs: list[tuple[str, Any, Any]]) -> str:
 # -- budgets ------------------------------------------------------------------------------
 def budget(config: Mapping[str, Any]) -> tuple[int, str]:
     """(total, axis) a run trains to: its rollout budget if it has one, else iterations."""
-    rollouts = int(config.get("budget_rollouts") or 0)
+    rollouts = cfg.rollout_budget(config)
     if rollouts > 0:
         return rollouts, "rollouts"
     return int(config["iterations"]), "iterations"
@@ -109,7 +109,7 @@ def progress_of(rows: Sequence[Mapping[str, Any]], config: Mapping[str, Any]) ->
 def is_finished(rows: Sequence[Mapping[str, Any]], config: Mapping[str, Any]) -> bool:
     if not rows:
         return False
-    rollouts = int(config.get("budget_rollouts") or 0)
+    rollouts = cfg.rollout_budget(config)
     if rollouts > 0 and rows[-1][m.ROLLOUTS] >= rollouts:
         return True
     return rows[-1][m.ITERATION] + 1 >= int(config["iterations"])
@@ -130,7 +130,7 @@ def overshoot(rows: Sequence[Mapping[str, Any]], config: Mapping[str, Any],
     if rows[-1][m.ITERATION] + 1 > iterations:
         return (f"iterations={have.get('iterations')} ({rows[-1][m.ITERATION] + 1} trained); "
                 f"this command asks for iterations={iterations}")
-    rollouts = int(config.get("budget_rollouts") or 0)
+    rollouts = cfg.rollout_budget(config)
     if rollouts > 0:
         reached = [i for i, r in enumerate(rows) if r[m.ROLLOUTS] >= rollouts]
         if reached and reached[0] < len(rows) - 1:

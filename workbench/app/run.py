@@ -19,12 +19,10 @@ project version and commit and the versions of the main libraries.
 
 from __future__ import annotations
 
-import contextlib
-import json
 import sys
 import time
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable
 
 import torch
 
@@ -32,17 +30,16 @@ from workbench import metrics
 from workbench.algorithm import Algorithm, EvalResult, algorithm_class
 from workbench.app import checkpoint
 from workbench.app import runconfig as cfg
-from workbench.app.errors import WriteFailed, writing
+from workbench.app.errors import WriteFailed
 from workbench.app.plotting import plt, render, save_image, trajectory_figure
 from workbench.app.progress import progress as progress_display
 from workbench.app.rundir import RunDir, check_out_dir, write_adaptations, write_provenance
+from workbench.app.runlog import RunLog
 from workbench.app.signals import stop_requests
 from workbench.seeding import derive
 
 #: Key of the exploration-spread measurement's randomness (with the run seed and iteration).
 SPREAD = 9
-#: What `writing` calls a failed TensorBoard write (the event files are TensorBoard's).
-TENSORBOARD = "TensorBoard events in"
 #: Config keys a resume may change: they do not alter any number the run computes.
 RESUMABLE_KEYS = ("iterations", "checkpoint_every", "backend", "ray_address", "ray_actors",
                   "ray_actor_cpus", "budget_rollouts")
@@ -72,35 +69,19 @@ def eval_record(result: EvalResult) -> dict[str, float]:
 
 
 def write_trajectories(run: RunDir, algo: Algorithm, result: EvalResult, iteration: int,
-                       writer) -> Path | None:
+                       image: Callable[[str, Any, int], None]) -> Path | None:
+    """The adapted policies' paths as `figures/trajectories_NNNNNN.png` and, through
+    `image(tag, rgba, iteration)`, as a TensorBoard image (drawn once for both)."""
     if result.trajectories is None:
         return None
     title = (f"{algo.family.name}, iteration {iteration}: adapted policies "
              f"(post-adaptation return {result.post_return:.1f})")
     fig = trajectory_figure(algo.family, result.trajectories, result.trajectory_tasks, title)
-    image = render(fig)  # drawn once for the PNG and TensorBoard alike
+    rgba = render(fig)
     plt.close(fig)
-    path = save_image(image, run.figures / f"trajectories_{iteration:06d}.png")
-    with writing(run.path, TENSORBOARD):
-        writer.add_image("test/trajectories", image[..., :3], global_step=iteration,
-                         dataformats="HWC")
+    path = save_image(rgba, run.figures / f"trajectories_{iteration:06d}.png")
+    image("test/trajectories", rgba, iteration)
     return path
-
-
-@contextlib.contextmanager
-def closed_after(*files: tuple[Any, Path, str]) -> Iterator[None]:
-    """Close each `(file, path, what)` after the block. A failed close is a `WriteFailed`
-    naming `path`, unless the block already failed: its error is the one reported."""
-    try:
-        yield
-    except BaseException:
-        for file, _, _ in files:
-            with contextlib.suppress(Exception):
-                file.close()
-        raise
-    for file, path, what in files:
-        with writing(path, what):
-            file.close()
 
 
 def start(algo_name: str, task: str, out: str | Path, config_file: str | None = None,
@@ -167,15 +148,13 @@ def train(run: RunDir, config: dict[str, Any], resume: bool = False,
         algo.close()  # Ray actors (and a Ray instance this run started) go, even on errors
 
 
-def _train(run: RunDir, config: dict[str, Any], algo: Algorithm, resume: bool,
-           progress: bool) -> dict[str, Any]:
-    from torch.utils.tensorboard import SummaryWriter
-
-    backend = algo.backend
+def restore(run: RunDir, algo: Algorithm, expect: dict[str, Any], counters: dict[str, Any],
+            resume: bool) -> int:
+    """Bring `algo` and `counters` to the run's latest usable checkpoint (resume) or start
+    afresh; returns the first iteration to train. Metrics after the checkpoint are dropped,
+    and a fresh start checkpoints its initial state, so the directory can always be
+    resumed."""
     first = 0
-    counters: dict[str, Any] = {"rollouts": 0, "env_steps": 0, "wall_time_s": 0.0,
-                                **{key: 0 for key in backend.counter_keys}}
-    expect = {"algo": config["algo"], "task": config["task"]["name"]}
     if resume:
         found = checkpoint.latest_usable(
             run.checkpoints, expect, warn=lambda text: print(f"workbench: warning: {text}",
@@ -191,86 +170,73 @@ def _train(run: RunDir, config: dict[str, Any], algo: Algorithm, resume: bool,
                 raise checkpoint.CheckpointError(f"{path}: does not match this run's config "
                                                  f"({err})") from None
             first = int(data["iteration"])
-            counters = {k: data.get(k, v) for k, v in counters.items()}
+            counters.update({k: data.get(k, v) for k, v in counters.items()})
         run.write_metrics([m for m in run.read_metrics() if m["iteration"] < first])
     else:
         if run.metrics.exists():
             run.metrics.unlink()
         write_provenance(run)
-    if first == 0:  # the initial state: from here on the directory can always be resumed
+    if first == 0:
         checkpoint.save(run.checkpoints, 0, {**expect, **counters, "state": algo.state_dict()})
+    return first
 
-    total = int(config["iterations"])
-    with writing(run.path, TENSORBOARD):
-        writer = SummaryWriter(str(run.path), purge_step=first if resume else None)
-        # The env-step curves live in their own event file, whose steps are env steps
-        steps_writer = SummaryWriter(str(run.path / metrics.ENV_STEP_LOGDIR),
-                                     purge_step=counters["env_steps"] + 1 if resume else None)
-    last_eval, last_png = None, None
+
+def checkpoint_due(done: int, total: int, stopping: bool, every: int) -> bool:
+    """Checkpoint after iteration `done`: when stopping, at the end, and every `every`."""
+    return stopping or done == total or done % every == 0
+
+
+def _train(run: RunDir, config: dict[str, Any], algo: Algorithm, resume: bool,
+           progress: bool) -> dict[str, Any]:
+    backend = algo.backend
+    counters: dict[str, Any] = {"rollouts": 0, "env_steps": 0, "wall_time_s": 0.0,
+                                **{key: 0 for key in backend.counter_keys}}
+    expect = {"algo": config["algo"], "task": config["task"]["name"]}
+    first = restore(run, algo, expect, counters, resume)
+    total, budget = int(config["iterations"]), cfg.rollout_budget(config)
+    last_eval, last_png, stopped = None, None, False
     bar = progress_display(range(first, total), enabled=progress, initial=first, total=total,
                            desc=f"{config['algo']} {config['task']['name']}", unit="it",
                            dynamic_ncols=True)
-    stopped = False
     # Connect first: ray.init installs its own SIGTERM handler, which must not replace
     # the run loop's (finish the iteration, checkpoint, stop).
     backend.start()
-    with writing(run.metrics):
-        metrics_file = run.metrics.open("a")
-    with stop_requests(training=True) as stop, closed_after(
-            (metrics_file, run.metrics, ""), (writer, run.path, TENSORBOARD),
-            (steps_writer, run.path, TENSORBOARD)):
+    with stop_requests(training=True) as stop, \
+            RunLog(run, first, counters["env_steps"], resume) as log:
         for it in bar:
             tick = time.perf_counter()
             result = algo.train_iteration(it)
             counters["rollouts"] += result.rollouts
             counters["env_steps"] += result.env_steps
             record: dict[str, Any] = {
-                "iteration": it,
-                "rollouts": counters["rollouts"],
+                "iteration": it, "rollouts": counters["rollouts"],
                 "env_steps": counters["env_steps"],
                 "train/pre_adaptation_return": float(result.pre_return),
-                "train/post_adaptation_return": float(result.post_return),
-            }
-            budget = int(config.get("budget_rollouts") or 0)
+                "train/post_adaptation_return": float(result.post_return)}
             spent = budget > 0 and counters["rollouts"] >= budget
             if is_eval_iteration(it, int(config["eval_every"])) or spent:
                 last_eval = evaluate_once(algo, it, int(config["seed"]))
                 record.update(eval_record(last_eval))
                 write_adaptations(run, last_eval, it)
-                last_png = write_trajectories(run, algo, last_eval, it, writer) or last_png
+                last_png = write_trajectories(run, algo, last_eval, it, log.image) or last_png
             counters["wall_time_s"] += time.perf_counter() - tick
             record["wall_time_s"] = counters["wall_time_s"]
             for key, text in backend.drain_events():
                 if key is not None:
                     counters[key] += 1
-                writer.add_text(f"{backend.name}/events", text, it)
+                log.text(f"{backend.name}/events", text, it)
                 bar.write(f"[{backend.name}] iteration {it}: {text}", file=sys.stderr)
-            for key in backend.counter_keys:
-                record[key] = counters[key]
-            with writing(run.metrics):
-                metrics_file.write(json.dumps(record) + "\n")
-                metrics_file.flush()
-            with writing(run.path, TENSORBOARD):
-                for key, value in record.items():
-                    if key != "iteration":
-                        writer.add_scalar(key, value, it)
-                for key, value in result.extras.items():
-                    writer.add_scalar(key, value, it)
-                env_step, scalars = metrics.env_step_scalars(record)
-                for tag, value in scalars:
-                    steps_writer.add_scalar(tag, value, env_step)
+            record.update({key: counters[key] for key in backend.counter_keys})
+            log.iteration(it, record, result.extras)
             bar.set_postfix(post=f"{record['train/post_adaptation_return']:.1f}",
                             test=f"{last_eval.post_return:.1f}" if last_eval else "-")
             done = it + 1
-            if spent:
-                total = done
-            if stop.requested or done == total or done % int(config["checkpoint_every"]) == 0:
+            total = done if spent else total
+            if checkpoint_due(done, total, stop.requested, int(config["checkpoint_every"])):
                 checkpoint.save(run.checkpoints, done,
                                 {**expect, **counters, "state": algo.state_dict()})
-            if stop.requested and done < total:
-                stopped = True
-                break
-            if spent:
+            if (stop.requested and done < total) or spent:
+                stopped = stop.requested and done < total
                 break
     bar.close()
     return {"run_dir": str(run.path), "stopped": stopped,
@@ -328,7 +294,8 @@ def evaluate_run(path: str | Path, adaptations: int | None = None) -> dict[str, 
     else:
         note = f"same tasks and seeds as the logged evaluation of iteration {stream}"
     writer = SummaryWriter(str(run.path / "evaluate"))
-    png = write_trajectories(run, algo, result, iteration, writer)
+    png = write_trajectories(run, algo, result, iteration, lambda tag, rgba, it: writer.add_image(
+        tag, rgba[..., :3], global_step=it, dataformats="HWC"))
     writer.close()
     return {"run_dir": str(run.path), "checkpoint": str(ckpt), "iteration": iteration,
             **eval_record(result), "logged_post_adaptation_return": logged_post,

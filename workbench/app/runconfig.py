@@ -162,6 +162,12 @@ def resolve(algo_cls: Any, file: str | Path | None = None, sets: Iterable[str] =
     return config
 
 
+def rollout_budget(config: dict[str, Any]) -> int:
+    """The run's rollout budget (`budget_rollouts`), 0 when it trains to `iterations`: the
+    one place that reads the key."""
+    return int(config.get("budget_rollouts") or 0)
+
+
 def dump(config: dict[str, Any], path: str | Path) -> None:
     """Write `config` to `path` aside first, then rename: a process killed while writing
     never leaves a half-written config.yaml."""
