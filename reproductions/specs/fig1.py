@@ -161,7 +161,7 @@ RECORDS = (
 BELOW_CEILING = Cause(
     "unknown", "79 of the 80 paired runs end below the task-blind ceiling of policy L "
     "(-310.1): at K = 10 and 5 neither operator adapts at this budget, so they tie in "
-    "failing; budget and paper are not separated yet", "fig1.md#history")
+    "failing; budget and paper are not separated yet", "../studies/2026-12-07-settling.md")
 CLIPPED_ONLY = ("the check reads every test adaptation (clipped means), which the committed "
                 "CSVs do not hold")
 

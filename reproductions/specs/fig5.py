@@ -86,7 +86,7 @@ def _drawdowns(r: Results, run: str) -> np.ndarray:
 
 
 #: The walker_noise study and the record of the runs.
-EVIDENCE = "../studies/2026-12-07-reproduction-record.md#walker2d-budget-or-method"
+EVIDENCE = "../studies/2026-12-07-walker2d.md"
 
 RECORDS = (
     Record("local", ("fig5.csv",), "local", "0-4", "c7a5124",
