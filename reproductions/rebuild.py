@@ -130,6 +130,10 @@ def figure_page(figure: Figure, decisions: list[Decision], pictures: dict[str, l
 
 
 def _claims(decisions: list[Decision]) -> list[str]:
+    if not decisions:
+        return ["## The claims", "", "The paper states no result for this figure: its "
+                "sentences about it only say that the comparison was made. Its runs are drawn, "
+                "not judged.", ""]
     lines = ["## The claims", "",
              "| claim | section | the paper's sentence | check, and how it departs from the "
              "sentence | decided by | verdict |", "|---|---|---|---|---|---|"]
@@ -170,8 +174,9 @@ def _records(figure: Figure, decisions: list[Decision], docs: Path) -> list[str]
               "|---|---|---|---|---|---|"]
     for r in figure.records:
         decides = [d.claim.key for d in decisions if d.claim.record == r.name]
-        role = ("decides " + ", ".join(decides) if decides else "history: " + ", ".join(
-            d.claim.key for d in decisions if r.name in d.claim.history))
+        history = [d.claim.key for d in decisions if r.name in d.claim.history]
+        role = ("decides " + ", ".join(decides) if decides else
+                "history: " + ", ".join(history) if history else "drawn only")
         csvs = ", ".join(f"[{c}]({c})" if _present(r, docs) else f"{c} (not run)"
                          for c in r.csvs)
         lines.append(f"| {r.name} | {csvs} | {r.scale} | {r.seeds} | {r.commit} | "

@@ -31,7 +31,7 @@ FIGURE = Figure(
     title="ES-MAML vs PG-MAML at Finn et al.'s K (K = 20)",
     claim=("The paper compares ES-MAML and PG-MAML at K = 20 on Forward-Backward and "
            "Goal-Velocity for four robots and states no result."),
-    panels=tuple(Panel(f"{r}-{g}", f"{r} {g.upper()}, K={K}") for r in ROBOTS for g in GOALS),
+    panels=tuple(Panel(f"{r}-{g}", f"{r} {g.upper()}") for r in ROBOTS for g in GOALS),
     scales={
         "smoke": Scale(_runs(("L",), 2, {**SMOKE_ES, **SMOKE_MUJOCO},
                              {**SMOKE_PG, **SMOKE_MUJOCO}), seeds=1, wall_time="~60 s"),
