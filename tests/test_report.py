@@ -82,6 +82,9 @@ def test_no_claim_carries_two_verdicts():
     seen = {}
     for figure in FIGURES:
         page = (DOCS / f"{figure.name}.md").read_text()
+        if not figure.claims:
+            assert "The paper states no result for this figure" in page
+            continue
         claims = _table(page, "| claim | section |")
         keys = [row[0] for row in claims]
         assert len(keys) == len(set(keys)) == len(figure.claims), figure.name
