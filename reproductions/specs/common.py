@@ -70,3 +70,15 @@ def equal_rollouts(r: Results, es_run: str, pg_run: str) -> tuple[float, np.ndar
            f"{r.end_rollouts(es_run):,.0f} rollouts, PG {fmt(r.final(pg_run))} at "
            f"{r.end_rollouts(pg_run):,.0f}")
     return budget, r.at_rollouts(es_run, budget), r.at_rollouts(pg_run, budget), end
+
+
+def at_equal_rollouts(rule, text: str, r: Results, es_run: str, pg_run: str,
+                      es_first: bool = True):
+    """`rule(text, a, b, name_a, name_b)` (a verdict rule) on an ES and a PG run read at the
+    smaller of their rollout budgets; ES is `a` unless `es_first` is False. The numbers
+    say the budget and each run's end-of-budget final."""
+    budget, es_at, pg_at, end = equal_rollouts(r, es_run, pg_run)
+    args = (es_at, pg_at, "ES", "PG") if es_first else (pg_at, es_at, "PG", "ES")
+    check = rule(text, *args)
+    check.numbers = f"at {budget:,.0f} rollouts: {check.numbers}{end}"
+    return check

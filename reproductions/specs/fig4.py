@@ -11,7 +11,7 @@ from reproductions.ledger import Cause, Claim, Record, checks_of
 from reproductions.results import Results
 from reproductions.verdicts import at_least, fmt, greater, max_drawdown, wider_spread
 from reproductions.spec import POST, Check, Figure, Panel, Scale
-from reproductions.specs.common import (TIME_AT_SCALE, equal_rollouts, PAPER_MUJOCO_ES, PAPER_MUJOCO_PG,
+from reproductions.specs.common import (TIME_AT_SCALE, at_equal_rollouts, PAPER_MUJOCO_ES, PAPER_MUJOCO_PG,
                                         LOCAL_MUJOCO_ES, LOCAL_MUJOCO_PG, SMOKE_ES,
                                         SMOKE_MUJOCO, SMOKE_PG, es, pg)
 from workbench.metrics import TEST_POST_STOCHASTIC
@@ -109,11 +109,8 @@ def es_better_training(r: Results) -> list[Check]:
     for panel, task in MUJOCO.items():
         e, p = f"{panel}-L", f"{panel}-pg-L"
         if r.has(e) and r.has(p):
-            budget, es_at, pg_at, end = equal_rollouts(r, e, p)
-            c = greater(f"{task}: ES-MAML (L) ends above PG-MAML (L) at equal rollouts",
-                        es_at, pg_at, "ES", "PG")
-            c.numbers = f"at {budget:,.0f} rollouts: {c.numbers}{end}"
-            out.append(c)
+            out.append(at_equal_rollouts(greater, f"{task}: ES-MAML (L) ends above PG-MAML "
+                                                  f"(L) at equal rollouts", r, e, p))
     return out
 
 

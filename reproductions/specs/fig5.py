@@ -10,7 +10,7 @@ from reproductions.results import Results
 from reproductions.verdicts import greater, max_drawdown, not_worse, wider_spread
 from reproductions.spec import Check, Figure, Panel, Scale
 from reproductions.specs.common import (TIME_AT_SCALE, PAPER_MUJOCO_ES, PAPER_MUJOCO_PG,
-                                        equal_rollouts, LOCAL_MUJOCO_ES, LOCAL_MUJOCO_PG, SMOKE_ES,
+                                        at_equal_rollouts, LOCAL_MUJOCO_ES, LOCAL_MUJOCO_PG, SMOKE_ES,
                                         SMOKE_MUJOCO, SMOKE_PG, es, pg)
 
 ROBOTS = ("halfcheetah", "swimmer", "walker2d", "ant")
@@ -52,19 +52,10 @@ def _name(es_run: str) -> str:
 
 def fb_and_gv(r: Results) -> list[Check]:
     """FB: ES not worse than PG; GV: PG strictly better; both at equal rollouts."""
-    out = []
-    for e, p in _pairs(r, "fb"):
-        budget, es_at, pg_at, end = equal_rollouts(r, e, p)
-        c = not_worse(f"{_name(e)}: ES similar or better (at equal rollouts)", es_at, pg_at,
-                      "ES", "PG")
-        c.numbers = f"at {budget:,.0f} rollouts: {c.numbers}{end}"
-        out.append(c)
-    for e, p in _pairs(r, "gv"):
-        budget, es_at, pg_at, end = equal_rollouts(r, e, p)
-        c = greater(f"{_name(e)}: PG better (at equal rollouts)", pg_at, es_at, "PG", "ES")
-        c.numbers = f"at {budget:,.0f} rollouts: {c.numbers}{end}"
-        out.append(c)
-    return out
+    return [*[at_equal_rollouts(not_worse, f"{_name(e)}: ES similar or better (at equal "
+                                           f"rollouts)", r, e, p) for e, p in _pairs(r, "fb")],
+            *[at_equal_rollouts(greater, f"{_name(e)}: PG better (at equal rollouts)", r, e, p,
+                                es_first=False) for e, p in _pairs(r, "gv")]]
 
 
 def pg_unstable(r: Results) -> list[Check]:
