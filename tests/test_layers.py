@@ -140,3 +140,32 @@ def test_the_design_map_names_every_module():
             if not named:
                 missing.append(str(path.relative_to(ROOT)))
     assert missing == []
+
+
+def test_the_design_walk_names_functions_that_exist():
+    """docs/design.md's walk of `--set K=20` names real modules, classes and functions."""
+    import importlib
+    import re
+    doc = (ROOT / "docs" / "design.md").read_text()
+    walk = doc[doc.index("### From `--set K=20` to the trainer"):doc.index("## 2. Core")]
+    # (an entry-point group, "the `workbench.algorithms` entry point", is not a module)
+    names = sorted(set(re.findall(r"`((?:workbench|es|baselines)\.[\w.]+)`(?! entry point)",
+                                  walk)))
+    assert len(names) >= 10, names
+    missing = []
+    for name in names:
+        parts = name.split(".")
+        for cut in range(len(parts), 0, -1):  # the longest importable module prefix
+            try:
+                obj = importlib.import_module(".".join(parts[:cut]))
+            except ImportError:
+                continue
+            try:
+                for attr in parts[cut:]:
+                    obj = getattr(obj, attr)
+            except AttributeError:
+                missing.append(name)
+            break
+        else:
+            missing.append(name)
+    assert missing == []
