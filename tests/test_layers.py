@@ -160,9 +160,14 @@ def test_the_design_walk_names_functions_that_exist():
                 obj = importlib.import_module(".".join(parts[:cut]))
             except ImportError:
                 continue
+            module = ".".join(parts[:cut])
             try:
                 for attr in parts[cut:]:
                     obj = getattr(obj, attr)
+                    # named where it is defined, not where it is imported into
+                    if module and getattr(obj, "__module__", module) != module:
+                        missing.append(f"{name} (defined in {obj.__module__})")
+                    module = ""
             except AttributeError:
                 missing.append(name)
             break
