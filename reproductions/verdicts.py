@@ -218,17 +218,6 @@ def wider_spread(text: str, pairs: list[tuple[str, np.ndarray, np.ndarray]], nam
     return Check(text, verdict, numbers, p_value(total, se))
 
 
-def not_wider(text: str, pairs: list[tuple[str, np.ndarray, np.ndarray]], name_a: str,
-               name_b: str) -> Check:
-    """Claim: `a`'s spread over seeds is no wider than `b`'s ("at least as stable"): does not
-    hold only if the spread test (`wider_spread`) finds `a` wider at 2 SE; holds otherwise
-    (the same reading as `not_worse` for means); inconclusive with fewer than 2 seeds."""
-    c = wider_spread(text, pairs, name_a, name_b)
-    if c.verdict == INCONCLUSIVE and c.p is None:
-        return c
-    return Check(text, FAILS if c.verdict == HOLDS else HOLDS, c.numbers, c.p)
-
-
 def not_worse(text: str, a: np.ndarray, b: np.ndarray, name_a: str, name_b: str) -> Check:
     """Claim `a >= b` ("similar or better"): does not hold only if `a` is below `b` by more
     than Z standard errors; holds otherwise (inconclusive with one seed)."""
@@ -271,7 +260,7 @@ def overall(checks: list[Check]) -> str:
     return INCONCLUSIVE
 
 
-__all__ = ["greater", "not_worse", "wider_spread", "not_wider", "at_least", "at_most",
+__all__ = ["greater", "not_worse", "wider_spread", "at_least", "at_most",
            "reached", "overall", "fmt", "clipped_mean", "path_straightness", "max_drawdown",
            "slope", "seeds_needed", "seeds_for_equivalence", "p_value", "holm", "LEVEL",
            "LAST", "Z", "EQUIVALENT"]

@@ -5,15 +5,13 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-import numpy as np
-
 from reproductions.ledger import Cause, Claim, Record, checks_of
 from reproductions.results import Results
-from reproductions.verdicts import at_least, fmt, greater, max_drawdown, wider_spread
-from reproductions.spec import POST, Check, Figure, Panel, Scale
-from reproductions.specs.common import (TIME_AT_SCALE, at_equal_rollouts, PAPER_MUJOCO_ES, PAPER_MUJOCO_PG,
-                                        LOCAL_MUJOCO_ES, LOCAL_MUJOCO_PG, SMOKE_ES,
-                                        SMOKE_MUJOCO, SMOKE_PG, es, pg)
+from reproductions.spec import Check, Figure, Panel, Scale
+from reproductions.specs.common import (LOCAL_MUJOCO_ES, LOCAL_MUJOCO_PG, PAPER_MUJOCO_ES,
+                                        PAPER_MUJOCO_PG, SMOKE_ES, SMOKE_MUJOCO, SMOKE_PG,
+                                        TIME_AT_SCALE, at_equal_rollouts, es, pg)
+from reproductions.verdicts import at_least, greater, max_drawdown, wider_spread
 from workbench.metrics import TEST_POST_STOCHASTIC
 
 ARCHS = ("L", "H", "HH")
@@ -61,15 +59,6 @@ def stability(r: Results, run: str) -> str:
     spread = f"{final.std(ddof=1):.3g}" if len(final) > 1 else "n/a"
     return (f"{r.label(run)}: spread {spread}, worst seed {final.min():.4g}, worst drawdown "
             f"{max(max_drawdown(c) for c in curves):.4g}")
-
-
-def drawdowns(r: Results, run: str) -> np.ndarray:
-    return np.array([max_drawdown(c) for c in r.curve(run)[1]])
-
-
-def deterministic(r: Results, run: str) -> str:
-    """A PG run scored by its stochastic returns: its mean network's, in words."""
-    return f"{r.label(run).split(',')[0]} mean network (deterministic) {fmt(r.final(run, POST))}"
 
 
 #: The environments whose ES-vs-PG spread is compared: (panel label, ES L run, PG L run).

@@ -9,9 +9,9 @@ from reproductions.ledger import Cause, Claim, Record, checks_of
 from reproductions.results import Results
 from reproductions.verdicts import greater, max_drawdown, not_worse, wider_spread
 from reproductions.spec import Check, Figure, Panel, Scale
-from reproductions.specs.common import (TIME_AT_SCALE, PAPER_MUJOCO_ES, PAPER_MUJOCO_PG,
-                                        at_equal_rollouts, LOCAL_MUJOCO_ES, LOCAL_MUJOCO_PG, SMOKE_ES,
-                                        SMOKE_MUJOCO, SMOKE_PG, es, pg)
+from reproductions.specs.common import (LOCAL_MUJOCO_ES, LOCAL_MUJOCO_PG, PAPER_MUJOCO_ES,
+                                        PAPER_MUJOCO_PG, SMOKE_ES, SMOKE_MUJOCO, SMOKE_PG,
+                                        TIME_AT_SCALE, at_equal_rollouts, es, pg)
 
 ROBOTS = ("halfcheetah", "swimmer", "walker2d", "ant")
 GOALS = ("fb", "gv")
