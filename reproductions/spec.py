@@ -117,7 +117,9 @@ class Figure:
     claim: str  # the paper's claim, one sentence
     panels: tuple[Panel, ...]
     scales: dict[str, Scale]
-    checks: Callable[["Results"], list[Check]]  # noqa: F821 (reproductions.results)
+    #: Results -> computed checks; by default every claim's checks, in the ledger's order
+    #: (`reproductions.ledger.checks_of`). Studies, which have no ledger, give their own.
+    checks: Callable[["Results"], list[Check]] | None = None  # noqa: F821 (results)
     #: Extra pictures (trajectories) drawn from the finished runs: (results, out dir) -> PNGs.
     pictures: Callable[["Results", Path], list[Path]] | None = None  # noqa: F821
     x_label: str = "iterations"  # the paper's x-axis: "iterations" or "rollouts"
@@ -129,6 +131,11 @@ class Figure:
     records: tuple = ()
     #: The paper's figure this spec reproduces, as the paper names it ("Figure 1").
     paper: str = ""
+
+    def __post_init__(self) -> None:
+        if self.checks is None:
+            from reproductions.ledger import checks_of
+            self.checks = checks_of(self.claims)
 
     def record(self, name: str):
         for r in self.records:

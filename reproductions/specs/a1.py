@@ -3,7 +3,7 @@ and Forward-Backward Ant, linear policies (A.1.2)."""
 
 from __future__ import annotations
 
-from reproductions.ledger import Claim, Record, checks_of
+from reproductions.ledger import Claim, Record
 from reproductions.results import Results
 from reproductions.verdicts import greater
 from reproductions.spec import Check, Figure, Panel, Scale
@@ -101,7 +101,6 @@ FIGURE = Figure(
                              {**PAPER_MUJOCO_ES, "iterations": 500}), seeds=3,
                        wall_time=f"~116 h on 2 cores {TIME_AT_SCALE}"),
     },
-    checks=checks_of(CLAIMS),
     claims=CLAIMS,
     records=RECORDS,
     paper="Figure A1",

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from reproductions import paths, plots
-from reproductions.ledger import Claim, Record, checks_of
+from reproductions.ledger import Claim, Record
 from reproductions.results import Results
 from reproductions.verdicts import fmt, greater, path_straightness
 from reproductions.spec import Check, Figure, Panel, Scale
@@ -132,7 +132,6 @@ FIGURE = Figure(
                        wall_time="~20 min with --jobs 2 (~10 min measured for H alone, loaded "
                                  "machine)"),
     },
-    checks=checks_of(CLAIMS),
     claims=CLAIMS,
     records=RECORDS,
     paper="Figure A4",

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from reproductions import paths, plots
-from reproductions.ledger import Cause, Claim, Record, checks_of
+from reproductions.ledger import Cause, Claim, Record
 from reproductions.results import Results
 from reproductions.verdicts import at_least, greater
 from reproductions.spec import Check, Figure, Margin, Panel, Scale
@@ -266,7 +266,6 @@ FIGURE = Figure(
                              {"iterations": 100, "eval_every": 10}),
                        seeds=3, wall_time=f"~37 min with --jobs 2 {TIME_FROM_LOCAL_RUNS}"),
     },
-    checks=checks_of(CLAIMS),
     pictures=pictures,
     claims=CLAIMS,
     records=RECORDS,

@@ -9,7 +9,7 @@ import numpy as np
 from reproductions import paths, plots
 from reproductions.results import Results
 from reproductions.verdicts import greater
-from reproductions.ledger import Claim, Record, checks_of
+from reproductions.ledger import Claim, Record
 from reproductions.spec import Check, Figure, Margin, Panel, Scale
 from reproductions.specs.common import SMOKE_ES, TIME_FROM_LOCAL_RUNS, es
 
@@ -175,7 +175,6 @@ FIGURE = Figure(
         "paper": Scale(_runs({"iterations": 500, "eval_every": 25}), seeds=3,
                        wall_time=f"~17 min with --jobs 2 {TIME_FROM_LOCAL_RUNS}"),
     },
-    checks=checks_of(CLAIMS),
     pictures=pictures,
     claims=CLAIMS,
     records=RECORDS,

@@ -3,7 +3,7 @@ layer (H) policies, several K (§4.2)."""
 
 from __future__ import annotations
 
-from reproductions.ledger import Claim, Record, checks_of
+from reproductions.ledger import Claim, Record
 from reproductions.results import Results
 from reproductions.verdicts import greater
 from reproductions.spec import Check, Figure, Panel, Scale
@@ -113,7 +113,6 @@ FIGURE = Figure(
         "paper": Scale(_runs((20, 5), {**PAPER_MUJOCO_ES, "iterations": 500}), seeds=3,
                        wall_time=f"~282 h on 2 cores {TIME_AT_SCALE}"),
     },
-    checks=checks_of(CLAIMS),
     claims=CLAIMS,
     records=RECORDS,
     paper="Figure 3",
