@@ -128,6 +128,8 @@ CLAIMS = (
           "wide error bars), with some trajectories failing catastrophically, whereas "
           "ES-MAML is relatively stable.",
           "PG unstable, some runs fail catastrophically", pg_unstable, "local",
+          cause=Cause("unknown", "a stricter check written this session from the paper's "
+                      "sentence; no experiment has tested a cause yet (nothing tried)"),
           departs="instability = the spread of the final return over seeds (one test over "
                   "every panel); failing catastrophically = a seed's test curve falling far "
                   "below its best so far (max drawdown), PG's against ES's per panel; PG "
